@@ -1,0 +1,157 @@
+"""Socket.IO: authenticated namespaces, rooms by entitlement, live events and gap-free replay.
+
+A client connects to ``/console``, ``/mobile`` or ``/screen`` with ``auth={token, last_event_id}``. The
+pump delivers each committed event to the rooms in its audience. On connect the client's rooms are joined
+inside a pump job that first replays every entitled event after ``last_event_id`` — so replayed events come
+first, in order, and live ones follow with no gap and no duplicate. With Redis, rooms are shared through
+python-socketio's Redis manager; event delivery stays local to each process (every process runs a pump),
+hence ``ignore_queue=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from .api import SECRET, SESSION_GUARD
+from .errors import ApiError
+from .events import Event, event_out, events_after
+from .permissions import NAMESPACE_ROLES
+from .pump import EventPump
+from .security import Actor, decode_access_token
+
+log = logging.getLogger("ecs.realtime")
+
+RoomResolver = Callable[[Actor], Awaitable[list[str]]]
+SocketHandler = Callable[[str, Actor, Any], Awaitable[Any]]
+
+
+def base_rooms(actor: Actor) -> list[str]:
+    return ["all", f"user:{actor.user_id}", *[f"role:{r}" for r in actor.roles]]
+
+
+class Realtime:
+    def __init__(self, app: web.Application, pump: EventPump, *, redis_url: str | None, replay_limit: int) -> None:
+        self.app = app
+        self.pump = pump
+        self.replay_limit = replay_limit
+        mgr = socketio.AsyncRedisManager(redis_url, channel="ecs-socketio") if redis_url else None
+        self.sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=mgr, cors_allowed_origins=[],
+                                        logger=False, engineio_logger=False, max_http_buffer_size=1_000_000)
+        self.sio.attach(app)
+        self.room_resolver: RoomResolver | None = None
+        self._handlers: dict[str, tuple[str, SocketHandler]] = {}
+        for ns in NAMESPACE_ROLES:
+            self._register_namespace(ns)
+        pump.subscribe(self._deliver)
+
+    # --- client events --------------------------------------------------------------------------
+    def on(self, event: str, perm: str) -> Callable[[SocketHandler], SocketHandler]:
+        """Register a client→server event handler for every namespace, checked against ``perm``."""
+
+        def deco(fn: SocketHandler) -> SocketHandler:
+            self._handlers[event] = (perm, fn)
+            return fn
+
+        return deco
+
+    def _register_namespace(self, ns: str) -> None:
+        sio = self.sio
+
+        @sio.on("connect", namespace=ns)
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+            await self._connect(ns, sid, environ, auth)
+
+        @sio.on("*", namespace=ns)
+        async def any_event(event: str, sid: str, data: Any = None) -> Any:
+            return await self._dispatch_client_event(ns, event, sid, data)
+
+    async def _connect(self, ns: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        if not isinstance(auth, dict) or not isinstance(auth.get("token"), str):
+            raise socketio.exceptions.ConnectionRefusedError({"code": "unauthorized", "message": "token required"})
+        request = environ.get("aiohttp.request")
+        ip = request.remote if request is not None else None
+        try:
+            actor = decode_access_token(self.app[SECRET], auth["token"], ip=ip)
+            guard = self.app.get(SESSION_GUARD)
+            if guard is not None:
+                await guard(self.app, actor)
+        except ApiError as exc:
+            raise socketio.exceptions.ConnectionRefusedError({"code": exc.code, "message": exc.message}) from None
+        if not set(actor.roles) & NAMESPACE_ROLES[ns]:
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "forbidden", "message": f"role may not use namespace {ns}"})
+        last = auth.get("last_event_id")
+        if last is not None and (not isinstance(last, int) or isinstance(last, bool) or last < 0):
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "bad_request", "message": "last_event_id must be a non-negative integer"})
+        rooms = await self.room_resolver(actor) if self.room_resolver else base_rooms(actor)
+        await self.sio.save_session(sid, {"actor": actor, "rooms": rooms}, namespace=ns)
+        self.pump.schedule(lambda cursor: self._join_and_replay(ns, sid, rooms, last, cursor))
+
+    async def _join_and_replay(self, ns: str, sid: str, rooms: list[str], last: int | None, cursor: int) -> None:
+        if not self.sio.manager.is_connected(sid, ns):
+            return
+        for room in rooms:
+            await self.sio.enter_room(sid, room, namespace=ns)
+        replayed = 0
+        truncated = False
+        if last is not None and last < cursor:
+            wanted = set(rooms)
+            after = last
+            while after < cursor and not truncated:
+                async with self.pump.db.read() as s:
+                    batch = await events_after(s, after, 500, upto_id=cursor)
+                if not batch:
+                    break
+                for e in batch:
+                    if wanted.intersection(e.audience):
+                        if replayed >= self.replay_limit:
+                            truncated = True
+                            break
+                        await self.sio.emit("event", event_out(e), to=sid, namespace=ns)
+                        replayed += 1
+                after = batch[-1].id
+        await self.sio.emit("replay_done", {"last_id": cursor, "replayed": replayed, "truncated": truncated},
+                            to=sid, namespace=ns)
+
+    async def _dispatch_client_event(self, ns: str, event: str, sid: str, data: Any) -> Any:
+        entry = self._handlers.get(event)
+        if entry is None:
+            return {"error": {"code": "unknown_event", "message": f"unknown event {event}"}}
+        perm, fn = entry
+        session = await self.sio.get_session(sid, namespace=ns)
+        actor: Actor = session["actor"]
+        if not actor.can(perm):
+            return {"error": {"code": "forbidden", "message": f"permission {perm} required"}}
+        try:
+            return await fn(sid, actor, data)
+        except ApiError as exc:
+            return exc.body()
+        except Exception:
+            log.exception("socket handler %s failed", event)
+            return {"error": {"code": "internal_error", "message": "internal server error"}}
+
+    # --- delivery -------------------------------------------------------------------------------
+    async def _deliver(self, events: list[Event]) -> None:
+        for e in events:
+            if e.type == "auth.session_revoked":
+                await self._drop_session(str(e.payload.get("session_id")))
+            data = event_out(e)
+            for ns in NAMESPACE_ROLES:
+                await self.sio.emit("event", data, room=e.audience, namespace=ns, ignore_queue=True)
+
+    async def _drop_session(self, session_id: str) -> None:
+        for ns in NAMESPACE_ROLES:
+            for sid, _eio in list(self.sio.manager.get_participants(ns, None)):
+                try:
+                    session = await self.sio.get_session(sid, namespace=ns)
+                except KeyError:
+                    continue
+                actor = session.get("actor")
+                if actor is not None and actor.session_id == session_id:
+                    await self.sio.disconnect(sid, namespace=ns, ignore_queue=True)

@@ -1,0 +1,36 @@
+"""What a request handler reaches for: one object on the app, built at start (see ``app.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from .bus import EventBus
+from .config import Settings
+from .db import Database
+from .pump import EventPump
+from .security import SessionCache
+from .uow import Writer
+
+if TYPE_CHECKING:
+    from .realtime import Realtime
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    write: Writer
+    bus: EventBus
+    pump: EventPump
+    sessions: SessionCache
+    realtime: Realtime | None = None
+
+
+SERVICES: web.AppKey[Services] = web.AppKey("services")
+
+
+def services(app: web.Application) -> Services:
+    return app[SERVICES]

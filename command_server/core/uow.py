@@ -1,0 +1,121 @@
+"""A unit of work: one write transaction that also records its events and audit rows.
+
+Domain services change rows through ``uow.session`` and describe what happened with ``uow.emit``; the
+event and audit rows are written at the end of the same transaction, under a lock that gives them
+consecutive ids (SQLite: the per-process write lock; PostgreSQL: a transaction-scoped advisory lock), so
+commit order equals id order. After commit the bus is told, and every process's event pump delivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .audit import GENESIS, AuditEntry, entry_hash
+from .db import Database, utcnow
+from .events import Event
+from .security import Actor, SystemActor
+
+ORDER_LOCK_KEY = 0x45435301  # "ECS" + 1: the advisory lock that orders event and audit ids on PostgreSQL
+
+AnyActor = Actor | SystemActor
+
+
+@dataclass
+class _PendingEvent:
+    type: str
+    subject_type: str | None
+    subject_id: str | None
+    incident_id: int | None
+    audience: list[str]
+    payload: dict[str, Any]
+
+
+@dataclass
+class _PendingAudit:
+    action: str
+    target_type: str | None
+    target_id: str | None
+    detail: dict[str, Any]
+
+
+@dataclass
+class UnitOfWork:
+    session: AsyncSession
+    actor: AnyActor
+    is_postgres: bool
+    events: list[Event] = field(default_factory=list)
+    _pending_events: list[_PendingEvent] = field(default_factory=list)
+    _pending_audit: list[_PendingAudit] = field(default_factory=list)
+
+    def emit(self, type: str, *, subject_type: str | None = None, subject_id: object = None,
+             payload: dict[str, Any] | None = None, incident_id: int | None = None,
+             audience: list[str] | tuple[str, ...] = ("all",), audit: bool = True) -> None:
+        """Record a state change. It is also audited unless ``audit=False`` (reads never emit)."""
+        sid = None if subject_id is None else str(subject_id)
+        self._pending_events.append(_PendingEvent(type, subject_type, sid, incident_id, list(audience),
+                                                  payload or {}))
+        if audit:
+            self.audit(type, target_type=subject_type, target_id=sid, detail=payload or {})
+
+    def audit(self, action: str, *, target_type: str | None = None, target_id: object = None,
+              detail: dict[str, Any] | None = None) -> None:
+        tid = None if target_id is None else str(target_id)
+        self._pending_audit.append(_PendingAudit(action, target_type, tid, detail or {}))
+
+    async def _write_records(self) -> None:
+        if not self._pending_events and not self._pending_audit:
+            return
+        await self.session.flush()
+        if self.is_postgres:
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ORDER_LOCK_KEY})
+        now = utcnow()
+        actor_id = self.actor.user_id
+        actor_name = self.actor.username
+        if self._pending_events:
+            next_id = (await self.session.scalar(select(func.max(Event.id))) or 0) + 1
+            for p in self._pending_events:
+                ev = Event(id=next_id, at=now, type=p.type, actor_id=actor_id, actor_name=actor_name,
+                           subject_type=p.subject_type, subject_id=p.subject_id, incident_id=p.incident_id,
+                           audience=p.audience, payload=p.payload)
+                self.session.add(ev)
+                self.events.append(ev)
+                next_id += 1
+        if self._pending_audit:
+            last = (await self.session.execute(
+                select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))).first()
+            next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            for a in self._pending_audit:
+                entry = AuditEntry(id=next_id, at=now, user_id=actor_id, username=actor_name,
+                                   role=self.actor.primary_role, action=a.action, target_type=a.target_type,
+                                   target_id=a.target_id, ip=self.actor.ip, detail=a.detail, prev_hash=prev,
+                                   hash="")
+                entry.hash = entry_hash(entry, prev)
+                prev = entry.hash
+                self.session.add(entry)
+                next_id += 1
+        await self.session.flush()
+        self._pending_events.clear()
+        self._pending_audit.clear()
+
+
+class Writer:
+    """Opens units of work and tells the bus after each commit that carried events."""
+
+    def __init__(self, db: Database, notify: Callable[[int], Any]) -> None:
+        self.db = db
+        self._notify = notify
+
+    @asynccontextmanager
+    async def __call__(self, actor: AnyActor) -> AsyncIterator[UnitOfWork]:
+        async with self.db.write() as session:
+            uow = UnitOfWork(session, actor, is_postgres=not self.db.is_sqlite)
+            yield uow
+            await uow._write_records()
+        if uow.events:
+            self._notify(uow.events[-1].id)

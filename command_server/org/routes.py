@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from ..core.api import RouteTable
+
+routes = RouteTable("org")
