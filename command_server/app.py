@@ -74,11 +74,12 @@ def create_app(settings: Settings) -> web.Application:
     add_static(app, settings.web_dist_dir)
 
     async def on_startup(_app: web.Application) -> None:
-        await upgrade(db.engine)
-        if settings.seed_demo:
-            from .demo.seed import seed_if_empty
+        async with db.startup_lock():
+            await upgrade(db.engine)
+            if settings.seed_demo:
+                from .demo.seed import seed_if_empty
 
-            await seed_if_empty(svc, app[PASSWORDS])
+                await seed_if_empty(svc, app[PASSWORDS])
         await pump.start()
         await bus.start(pump.wake)
 

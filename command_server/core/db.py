@@ -88,6 +88,21 @@ class Database:
             async with self.sessions() as session, session.begin():
                 yield session
 
+    @asynccontextmanager
+    async def startup_lock(self) -> AsyncIterator[None]:
+        """Serialise migrations and first-start seeding between processes starting together (PostgreSQL)."""
+        if self.is_sqlite:
+            yield
+            return
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT pg_advisory_lock(4543530)")
+            await conn.commit()
+            try:
+                yield
+            finally:
+                await conn.exec_driver_sql("SELECT pg_advisory_unlock(4543530)")
+                await conn.commit()
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")

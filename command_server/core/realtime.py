@@ -30,6 +30,11 @@ RoomResolver = Callable[[Actor], Awaitable[list[str]]]
 SocketHandler = Callable[[str, Actor, Any], Awaitable[Any]]
 
 
+def _refused(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    # The client sees {message, data: {code, message}} in its connect_error handler.
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
+
+
 def base_rooms(actor: Actor) -> list[str]:
     return ["all", f"user:{actor.user_id}", *[f"role:{r}" for r in actor.roles]]
 
@@ -72,7 +77,7 @@ class Realtime:
 
     async def _connect(self, ns: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
         if not isinstance(auth, dict) or not isinstance(auth.get("token"), str):
-            raise socketio.exceptions.ConnectionRefusedError({"code": "unauthorized", "message": "token required"})
+            raise _refused("unauthorized", "token required")
         request = environ.get("aiohttp.request")
         ip = request.remote if request is not None else None
         try:
@@ -81,14 +86,12 @@ class Realtime:
             if guard is not None:
                 await guard(self.app, actor)
         except ApiError as exc:
-            raise socketio.exceptions.ConnectionRefusedError({"code": exc.code, "message": exc.message}) from None
+            raise _refused(exc.code, exc.message) from None
         if not set(actor.roles) & NAMESPACE_ROLES[ns]:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "forbidden", "message": f"role may not use namespace {ns}"})
+            raise _refused("forbidden", f"role may not use namespace {ns}")
         last = auth.get("last_event_id")
         if last is not None and (not isinstance(last, int) or isinstance(last, bool) or last < 0):
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "bad_request", "message": "last_event_id must be a non-negative integer"})
+            raise _refused("bad_request", "last_event_id must be a non-negative integer")
         rooms = await self.room_resolver(actor) if self.room_resolver else base_rooms(actor)
         await self.sio.save_session(sid, {"actor": actor, "rooms": rooms}, namespace=ns)
         self.pump.schedule(lambda cursor: self._join_and_replay(ns, sid, rooms, last, cursor))
@@ -113,11 +116,11 @@ class Realtime:
                         if replayed >= self.replay_limit:
                             truncated = True
                             break
-                        await self.sio.emit("event", event_out(e), to=sid, namespace=ns)
+                        await self.sio.emit("event", event_out(e), to=sid, namespace=ns, ignore_queue=True)
                         replayed += 1
                 after = batch[-1].id
         await self.sio.emit("replay_done", {"last_id": cursor, "replayed": replayed, "truncated": truncated},
-                            to=sid, namespace=ns)
+                            to=sid, namespace=ns, ignore_queue=True)
 
     async def _dispatch_client_event(self, ns: str, event: str, sid: str, data: Any) -> Any:
         entry = self._handlers.get(event)

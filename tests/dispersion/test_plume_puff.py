@@ -74,12 +74,12 @@ def test_flux_through_a_plane_is_q() -> None:
 def test_mixing_lid_conserves_mass_and_goes_well_mixed() -> None:
     zi = 300.0
     z = np.linspace(0.0, zi, 3001)
-    for x in (1000.0, 3000.0):  # class B: σz = 120 m (images) and 360 m (> 1.6·zi, well mixed)
+    for x in (1000.0, 3000.0, 5000.0):  # class B σz = 120, 360 m (images), 600 m (> 1.6·zi: mixed)
         cic = crosswind_integrated_concentration(100.0, 5.0, x, z, 50.0, "B", mixing_height_m=zi)
         assert 5.0 * trapezoid(cic, z) == pytest.approx(100.0, rel=0.01)
-    # far away: C = Q/(√(2π)·u·σy·zi); σy(B, 3 km) = 0.16·3000/√1.3
-    c = plume_concentration(100.0, 5.0, 3000.0, 0.0, 0.0, 50.0, "B", mixing_height_m=zi)
-    sy = 0.16 * 3000 / math.sqrt(1.3)
+    # far away: C = Q/(√(2π)·u·σy·zi); σy(B, 5 km) = 0.16·5000/√1.5 = 653.2 m
+    c = plume_concentration(100.0, 5.0, 5000.0, 0.0, 0.0, 50.0, "B", mixing_height_m=zi)
+    sy = 0.16 * 5000 / math.sqrt(1.5)
     assert float(c) == pytest.approx(100.0 / (math.sqrt(2 * math.pi) * 5.0 * sy * zi), rel=1e-9)
     # the lid only adds mass near the ground compared with no lid
     free = plume_concentration(100.0, 5.0, 1000.0, 0.0, 0.0, 50.0, "B")

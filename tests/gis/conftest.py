@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gis_testdata import BOUNDS, random_points, random_polygons
+from tests.gis.gis_testdata import BOUNDS, random_points, random_polygons
 
 from gis import SpatialCatalog
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from gis_testdata import BOUNDS
+from tests.gis.gis_testdata import BOUNDS
 from pyproj import Geod
 from shapely.geometry import Point
 

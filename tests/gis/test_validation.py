@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from gis_testdata import BOUNDS, random_points
+from tests.gis.gis_testdata import BOUNDS, random_points
 from shapely.geometry import Point
 
 from gis import Feature, GisInputError, SpatialCatalog, parse_geometry
@@ -32,6 +32,7 @@ SQUARE = [[118.7, 32.0], [118.8, 32.0], [118.8, 32.1], [118.7, 32.1], [118.7, 32
         ({"type": "Polygon", "coordinates": []}, "empty polygon"),
         ({"type": "Polygon", "coordinates": [[]]}, "at least 4"),
         ({"type": "Polygon", "coordinates": [[[118.7, 32.0], [118.8, 32.0], [118.7, 32.0], [118.7, 32.0]]]}, "empty"),
+        ({"type": "Polygon", "coordinates": [[[118.7, 32], [118.8, 32], [118.9, 32], [118.7, 32]]]}, "empty polygon"),
         ({"type": "Polygon", "coordinates": [[*SQUARE[:-1], [118.75, 32.05]]]}, "closed"),
         # A bow tie: its two edges cross.
         (
