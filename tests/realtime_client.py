@@ -43,14 +43,14 @@ class Listener:
         if wait_ready:
             await asyncio.wait_for(self._ready.wait(), 10)
 
-    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def wait_for(self, predicate: Any, within_s: float = 5.0) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + within_s
         while asyncio.get_running_loop().time() < deadline:
             for e in self.events:
                 if predicate(e):
                     return e
             await asyncio.sleep(0.02)
-        raise AssertionError(f"no matching event within {timeout}s; got {[e['type'] for e in self.events]}")
+        raise AssertionError(f"no matching event within {within_s}s; got {[e['type'] for e in self.events]}")
 
     async def close(self) -> None:
         if self.sio.connected:

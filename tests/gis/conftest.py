@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.gis.gis_testdata import BOUNDS, random_points, random_polygons
 
 from gis import SpatialCatalog
+from tests.gis.gis_testdata import BOUNDS, random_points, random_polygons
 
 
 @pytest.fixture

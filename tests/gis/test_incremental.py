@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from tests.gis.gis_testdata import BOUNDS, random_points, random_polygons
 from shapely.geometry import Point
 
 from gis import Feature, SpatialCatalog
+from tests.gis.gis_testdata import BOUNDS, random_points, random_polygons
 
 
 def _cat(rng: np.random.Generator) -> SpatialCatalog:

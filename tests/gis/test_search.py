@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from tests.gis.gis_testdata import BOUNDS
 from pyproj import Geod
 from shapely.geometry import Point
 
 from gis import Feature, LocalProjection, SpatialCatalog, inverse
+from tests.gis.gis_testdata import BOUNDS
 
 GEOD = Geod(ellps="WGS84")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from tests.gis.gis_testdata import BOUNDS, random_points
 from shapely.geometry import Point
 
 from gis import Feature, GisInputError, SpatialCatalog, parse_geometry
+from tests.gis.gis_testdata import BOUNDS, random_points
 
 
 @pytest.fixture
