@@ -42,7 +42,7 @@ async def logout(ctx: Ctx) -> None:
     await service.logout(services(ctx.app), ctx.body.refresh_token, client_ip(ctx.request))
 
 
-@routes.get("/api/v1/auth/me", perm="events:read", response=UserOut)
+@routes.get("/api/v1/auth/me", perm="profile:read", response=UserOut)
 async def me(ctx: Ctx) -> UserOut:
     """The logged-in user with roles and permissions."""
     svc = services(ctx.app)

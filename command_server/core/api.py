@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from .errors import ApiError
 from .security import Actor, decode_access_token
@@ -246,6 +247,11 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
     except ApiError as exc:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return json_response(exc.body(), status=exc.status, headers=headers)
+    except IntegrityError:
+        # A uniqueness race the service's own check could not see (two writers at once): the loser gets a
+        # conflict, never a 500. Services check first so that the usual case has a specific message.
+        return json_response({"error": {"code": "conflict", "message": "the change conflicts with existing data",
+                                        "details": {}}}, status=409)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -37,12 +37,13 @@ class Person(Base):
     pinyin: Mapped[str] = mapped_column(String(255))  # full pinyin without tones, e.g. "zhangsan"
     initials: Mapped[str] = mapped_column(String(64))  # e.g. "zs"
     # Lower-case text every search matches against: name, pinyin variants (heteronyms), initials, position,
-    # unit name, masked phone digits. Never holds a full phone or ID number.
+    # unit name. Never holds a phone or ID number (phone fragments match ``mobile_masked``).
     search_text: Mapped[str] = mapped_column(Text)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
     position: Mapped[str | None] = mapped_column(String(64), nullable=True)
     mobile: Mapped[str | None] = mapped_column(Encrypted, nullable=True)
-    mobile_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # Unique: the service checks first for a friendly error; the index closes the race between two writers.
+    mobile_index: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     mobile_masked: Mapped[str | None] = mapped_column(String(32), nullable=True)
     office_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     email: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -281,13 +281,13 @@ def _set_keys(p: Person, unit_name: str) -> None:
     p.pinyin, p.initials, p.search_text = keys.pinyin, keys.initials, keys.search_text
 
 
-def _set_mobile(p: Person, mobile: str | None) -> None:
+def set_mobile(p: Person, mobile: str | None) -> None:
     p.mobile = mobile
     p.mobile_index = blind_index(mobile) if mobile else None
     p.mobile_masked = mask_phone(mobile)
 
 
-def _set_id_number(p: Person, value: str | None) -> None:
+def set_id_number(p: Person, value: str | None) -> None:
     p.id_number = value
     p.id_number_index = blind_index(value) if value else None
 
@@ -326,8 +326,8 @@ async def create_person(svc: Services, actor: AnyActor, body: PersonCreateIn) ->
         await _check_user_link(s, body.user_id, None)
         p = Person(name=body.name, unit_id=unit.id, position=body.position, office_phone=body.office_phone,
                    email=body.email, duty_roles=list(body.duty_roles), user_id=body.user_id, remark=body.remark)
-        _set_mobile(p, body.mobile)
-        _set_id_number(p, body.id_number)
+        set_mobile(p, body.mobile)
+        set_id_number(p, body.id_number)
         _set_keys(p, unit.name)
         s.add(p)
         await s.flush()
@@ -369,10 +369,10 @@ def _apply_changes(p: Person, values: dict[str, Any], unit: Unit) -> list[str]:
         p.unit_id = unit.id
         changed.append("unit_id")
     if "mobile" in values and values["mobile"] != p.mobile:
-        _set_mobile(p, values["mobile"])
+        set_mobile(p, values["mobile"])
         changed.append("mobile")
     if "id_number" in values and values["id_number"] != p.id_number:
-        _set_id_number(p, values["id_number"])
+        set_id_number(p, values["id_number"])
         changed.append("id_number")
     if {"name", "position", "unit_id"} & set(changed):
         _set_keys(p, unit.name)
@@ -533,8 +533,8 @@ async def _import_row(s: AsyncSession, resolver: _UnitResolver, row: SheetRow, s
         p = Person(name=person_in.name, unit_id=unit.id, position=person_in.position,
                    office_phone=person_in.office_phone, email=person_in.email, duty_roles=person_in.duty_roles,
                    remark=person_in.remark)
-        _set_mobile(p, person_in.mobile)
-        _set_id_number(p, person_in.id_number)
+        set_mobile(p, person_in.mobile)
+        set_id_number(p, person_in.id_number)
         _set_keys(p, unit.name)
         s.add(p)
         await s.flush()  # later rows may match this one

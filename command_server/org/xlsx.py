@@ -63,10 +63,13 @@ def build(rows: list[list[str | None]]) -> bytes:
         cell.font = Font(bold=True)
     for row in rows:
         ws.append(row)
-    # Text cells: Excel must not turn an 18-digit ID into 4.4E+17 or drop a leading zero of a landline.
     for col in ws.iter_cols(min_row=2):
         for cell in col:
+            # Text cells: Excel must not turn an 18-digit ID into 4.4E+17 or drop a landline's leading zero,
+            # and a remark like "=HYPERLINK(…)" must stay text, never become a formula (spreadsheet injection).
             cell.number_format = "@"
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     for idx, header in enumerate(HEADERS, start=1):
         ws.column_dimensions[ws.cell(row=1, column=idx).column_letter].width = _WIDTHS.get(header, 14)
     ws.freeze_panes = "A2"

@@ -1,0 +1,85 @@
+"""Helpers shared by the benchmarks: percentiles, /proc sampling, logging in, starting a server."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEMO_PASSWORD = "Demo@2026"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile of an already sorted list (``p`` in 0..100)."""
+    if not sorted_values:
+        return None
+    k = max(0, min(len(sorted_values) - 1, math.ceil(p / 100.0 * len(sorted_values)) - 1))
+    return sorted_values[k]
+
+
+def r3(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+@dataclass
+class ProcSample:
+    cpu_s: float  # utime + stime, seconds
+    rss_mb: float
+
+
+def proc_sample(pid: int) -> ProcSample | None:
+    """CPU time and resident memory of a process from /proc (Linux); None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; fields[0] is field 3 (state)
+    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 utime, 15 stime
+    rss_kb = 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            rss_kb = int(line.split()[1])
+            break
+    return ProcSample(cpu, rss_kb / 1024.0)
+
+
+async def login(http: Any, url: str, username: str, password: str = DEMO_PASSWORD) -> str:
+    """Log in through the REST API with an ``aiohttp.ClientSession``; returns the access token."""
+    async with http.post(f"{url}/api/v1/auth/login", json={"username": username, "password": password}) as r:
+        body = await r.json()
+        if r.status != 200:
+            raise RuntimeError(f"login {username} failed: HTTP {r.status} {body}")
+        return str(body["access_token"])
+
+
+@contextmanager
+def own_server(env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """Start ``python -m command_server`` on a free port with a fresh temporary var dir; yield it."""
+    from tests.peers.server import ServerProcess
+
+    with tempfile.TemporaryDirectory(prefix="ecs-bench-") as tmp:
+        server = ServerProcess(Path(tmp) / "var", env={"ECS_SEED_DEMO_CITY": "false", **(env or {})})
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)  # idle + iowait
+    total = sum(parts[:8])  # guest time is already counted in user
+    return (total - idle) / CLK_TCK, total / CLK_TCK
