@@ -154,6 +154,8 @@ def plan(q: str) -> SearchPlan | None:
         (_like(func.lower(Person.name), f"{_escape_like(lowered)}%"), 1),
     ]
     if head:
-        whens += [(_like(Person.search_text, f"% ^{head}%"), 2), (_like(Person.search_text, f"% ~{head}%"), 3)]
-    rank = case(*whens, else_=4)
+        # The usual reading first: 董 may also be read zhong, but "zh" should list 张 before 董.
+        whens += [(_like(Person.initials, f"{head}%"), 2), (_like(Person.pinyin, f"{head}%"), 3),
+                  (_like(Person.search_text, f"% ^{head}%"), 4), (_like(Person.search_text, f"% ~{head}%"), 5)]
+    rank = case(*whens, else_=6)
     return SearchPlan(where=where, rank=rank)

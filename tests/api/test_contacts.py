@@ -274,3 +274,14 @@ async def test_phone_and_id_are_ciphertext_at_rest(api: Api) -> None:
         cleared = (await conn.execute(text("SELECT mobile, mobile_index, mobile_masked FROM people WHERE id = :id"),
                                       {"id": p["id"]})).one()
     assert tuple(cleared) == (None, None, None)
+
+
+async def test_usual_reading_ranks_before_rare_heteronyms(api: Api) -> None:
+    admin = await api.as_user("admin")
+    org = await small_org(admin)
+    unit = next(iter(org.values()))
+    # 董 can also be read "zhong"; a search for "zh" must still list 张 (zhang) first.
+    await make_person(admin, unit, "董华博")
+    await make_person(admin, unit, "张辉峰")
+    names = await search(admin, "zh")
+    assert names.index("张辉峰") < names.index("董华博")
