@@ -7,10 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .auth import routes as auth_routes
 from .auth.passwords import Passwords
 from .auth.service import PASSWORDS, session_alive
-from .bulletins import routes as bulletin_routes
 from .core import crypto
 from .core.api import SECRET, SESSION_GUARD, error_middleware, mount
 from .core.bus import EventBus, InMemoryBus, RedisBus
@@ -22,13 +20,10 @@ from .core.realtime import Realtime
 from .core.security import Actor, SessionCache
 from .core.services import SERVICES, Services
 from .core.uow import Writer
-from .eventlog import routes as event_routes
-from .files import routes as file_routes
+from .domains import domain_modules
 from .files.service import FILE_STORE
 from .files.store import FileStore
-from .org import routes as org_routes
 from .org.service import rooms_for
-from .system import routes as system_routes
 from .system.routes import add_static
 
 log = logging.getLogger("ecs")
@@ -68,9 +63,12 @@ def create_app(settings: Settings) -> web.Application:
     realtime = Realtime(app, pump, redis_url=settings.redis_url, replay_limit=settings.replay_limit)
     realtime.room_resolver = lambda actor: rooms_for(svc, actor)
     svc.realtime = realtime
+    lifecycles = domain_modules("lifecycle")
+    for lc in lifecycles:
+        if hasattr(lc, "install"):
+            lc.install(app)
 
-    mount(app, [system_routes.routes, auth_routes.routes, event_routes.routes, bulletin_routes.routes,
-                file_routes.routes, org_routes.routes])
+    mount(app, [m.routes for m in domain_modules("routes")])
     add_static(app, settings.web_dist_dir)
 
     async def on_startup(_app: web.Application) -> None:
@@ -80,10 +78,16 @@ def create_app(settings: Settings) -> web.Application:
                 from .demo.seed import seed_if_empty
 
                 await seed_if_empty(svc, app[PASSWORDS])
+        for lc in lifecycles:  # after migrations and seeding, before the pump delivers anything
+            if hasattr(lc, "start"):
+                await lc.start(app)
         await pump.start()
         await bus.start(pump.wake)
 
     async def on_cleanup(_app: web.Application) -> None:
+        for lc in reversed(lifecycles):
+            if hasattr(lc, "stop"):
+                await lc.stop(app)
         await bus.stop()
         await pump.stop()
         await db.dispose()

@@ -4,34 +4,62 @@ from __future__ import annotations
 
 ROLES = ("admin", "commander", "operator", "field", "pilot", "screen", "enterprise")
 
-# Permission names are "<area>:<verb>". A route names exactly one; a role holds a set.
-_READ_ORG = {"org:read", "contacts:read"}
-_BASE = {"events:read", "files:read", "profile:write"}
+# Permission names are "<area>:<verb>". A route names exactly one; a role holds a set. The table is written
+# as "which roles hold each permission" because that is how a reviewer checks it.
+_STAFF = {"admin", "commander", "operator"}
+_RESPONDERS = _STAFF | {"field", "pilot"}
+_EVERYONE = set(ROLES)
+
+GRANTS: dict[str, set[str]] = {
+    # profile and platform
+    "profile:read": _EVERYONE,
+    "profile:write": _EVERYONE - {"screen"},
+    "events:read": _EVERYONE - {"enterprise"},
+    "files:read": _EVERYONE - {"screen"},
+    "files:write": _EVERYONE - {"screen"},
+    "bulletins:write": _STAFF,
+    "users:admin": {"admin"},
+    "audit:read": {"admin"},
+    "system:read": _STAFF,
+    # organisation and contacts (DUTY-2)
+    "org:read": _RESPONDERS | {"screen"},
+    "org:write": {"admin"},
+    "contacts:read": _RESPONDERS,
+    "contacts:write": {"admin", "operator"},
+    "contacts:sensitive": _STAFF | {"field"},
+    "contacts:identity": {"admin"},
+    # map, GIS and simulation (MAP-*, CMD-7)
+    "map:read": _RESPONDERS | {"screen"},
+    "map:write": {"admin", "operator"},
+    "simulation:run": _STAFF | {"field"},
+    # duty (DUTY-1, 3, 4)
+    "duty:read": _RESPONDERS | {"screen"},
+    "duty:write": {"admin", "operator"},
+    # alarm intake (ALM-1, ALM-5) and the API keys external systems use to push alarms
+    "alarms:read": _RESPONDERS | {"screen"},
+    "alarms:write": _STAFF | {"field"},
+    "apikeys:admin": {"admin"},
+    # monitoring and early warning (ALM-2..4)
+    "monitoring:read": _RESPONDERS | {"screen"},
+    "monitoring:ingest": {"admin"},
+    "monitoring:write": {"admin", "operator"},
+    "warnings:read": _RESPONDERS | {"screen"},
+    "warnings:ack": _STAFF | {"field"},
+    "warning_rules:write": {"admin", "operator"},
+    "notifications:read": _EVERYONE,
+    # incidents, tasks, plans and the response (CMD-1, CMD-2, PRE-6)
+    "incidents:read": _RESPONDERS | {"screen"},
+    "incidents:write": _STAFF,
+    "incidents:decide": {"admin", "commander"},
+    "tasks:read": _RESPONDERS,
+    "tasks:update": _RESPONDERS,
+    "plans:read": _RESPONDERS,
+    "plans:write": {"admin", "operator"},
+    "response:start": _STAFF,
+}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(
-        _READ_ORG
-        | _BASE
-        | {
-            "org:write",
-            "contacts:write",
-            "contacts:sensitive",
-            "contacts:identity",
-            "files:write",
-            "bulletins:write",
-            "users:admin",
-            "audit:read",
-            "system:read",
-        }
-    ),
-    "commander": frozenset(_READ_ORG | _BASE | {"contacts:sensitive", "files:write", "bulletins:write", "system:read"}),
-    "operator": frozenset(
-        _READ_ORG | _BASE | {"contacts:write", "contacts:sensitive", "files:write", "bulletins:write", "system:read"}
-    ),
-    "field": frozenset(_READ_ORG | _BASE | {"contacts:sensitive", "files:write"}),
-    "pilot": frozenset(_READ_ORG | _BASE | {"files:write"}),
-    "screen": frozenset({"events:read", "org:read"}),
-    "enterprise": frozenset({"files:read", "files:write", "profile:write"}),
+    role: frozenset(perm for perm, roles in GRANTS.items() if role in roles) for role in ROLES
 }
 
 # Socket.IO namespaces and the roles allowed to connect to each.

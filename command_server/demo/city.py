@@ -228,3 +228,7 @@ async def _link_accounts(s: AsyncSession, people: list[tuple[Person, str]]) -> N
                 p.user_id = users[username]
                 taken.add(i)
                 break
+
+
+PRIORITY = 20  # organisation and people: see demo/seed.py
+seed = seed_city

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
+from pathlib import Path
+from types import ModuleType
 
 from sqlalchemy import func, select
 
@@ -39,10 +43,22 @@ async def seed_if_empty(svc: Services, pw: Passwords) -> bool:
                           is_demo=True)
     if not svc.settings.seed_demo_city:
         return True
-    try:
-        from .city import seed_city
-    except ImportError:  # the demo city generator arrives with the contacts module
-        log.info("demo city generator not present; seeded accounts only")
-        return True
-    await seed_city(svc, actor)
+    for module in demo_modules():
+        log.info("seeding demo data: %s", module.__name__.rsplit(".", 1)[-1])
+        await module.seed(svc, actor)
     return True
+
+
+def demo_modules() -> list[ModuleType]:
+    """Every module in this folder with ``PRIORITY`` and ``async seed(svc, actor)``, lowest priority first.
+
+    Priorities: 10 map data, 20 organisation and people, 30+ modules that refer to those.
+    """
+    found = []
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.name == "seed":
+            continue
+        module = importlib.import_module(f"{__package__}.{info.name}")
+        if hasattr(module, "seed") and hasattr(module, "PRIORITY"):
+            found.append(module)
+    return sorted(found, key=lambda m: (m.PRIORITY, m.__name__))

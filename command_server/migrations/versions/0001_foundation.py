@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 00:06:58.843507
+Create Date: 2026-11-22 00:29:18.881769
 """
 from __future__ import annotations
 
@@ -70,6 +70,47 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('files', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_files_sha256'), ['sha256'], unique=False)
+
+    op.create_table('map_features',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('layer', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('geometry', sa.JSON(), nullable=False),
+    sa.Column('properties', sa.JSON(), nullable=False),
+    sa.Column('created_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_map_features'))
+    )
+    with op.batch_alter_table('map_features', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_map_features_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_map_features_layer'), ['layer'], unique=False)
+
+    op.create_table('rivers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('geometry', sa.JSON(), nullable=False),
+    sa.Column('properties', sa.JSON(), nullable=False),
+    sa.Column('updated_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rivers'))
+    )
+    op.create_table('simulation_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('incident_id', sa.Integer(), nullable=True),
+    sa.Column('inputs', sa.JSON(), nullable=False),
+    sa.Column('summary', sa.JSON(), nullable=False),
+    sa.Column('zones', sa.JSON(), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_by_name', sa.String(length=64), nullable=True),
+    sa.Column('created_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_simulation_runs'))
+    )
+    with op.batch_alter_table('simulation_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_simulation_runs_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_runs_incident_id'), ['incident_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_simulation_runs_kind'), ['kind'], unique=False)
 
     op.create_table('units',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -146,11 +187,11 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_people_unit_id_units'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_people_user_id_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_people')),
+    sa.UniqueConstraint('mobile_index', name=op.f('uq_people_mobile_index')),
     sa.UniqueConstraint('user_id', name=op.f('uq_people_user_id'))
     )
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_people_id_number_index'), ['id_number_index'], unique=False)
-        batch_op.create_index(batch_op.f('ix_people_mobile_index'), ['mobile_index'], unique=False)
         batch_op.create_index(batch_op.f('ix_people_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_people_unit_id'), ['unit_id'], unique=False)
 
@@ -180,7 +221,6 @@ def downgrade() -> None:
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_people_unit_id'))
         batch_op.drop_index(batch_op.f('ix_people_name'))
-        batch_op.drop_index(batch_op.f('ix_people_mobile_index'))
         batch_op.drop_index(batch_op.f('ix_people_id_number_index'))
 
     op.drop_table('people')
@@ -194,6 +234,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_units_parent_id'))
 
     op.drop_table('units')
+    with op.batch_alter_table('simulation_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_simulation_runs_kind'))
+        batch_op.drop_index(batch_op.f('ix_simulation_runs_incident_id'))
+        batch_op.drop_index(batch_op.f('ix_simulation_runs_created_at'))
+
+    op.drop_table('simulation_runs')
+    op.drop_table('rivers')
+    with op.batch_alter_table('map_features', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_map_features_layer'))
+        batch_op.drop_index(batch_op.f('ix_map_features_kind'))
+
+    op.drop_table('map_features')
     with op.batch_alter_table('files', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_files_sha256'))
 

@@ -1,6 +1,7 @@
 import { createI18n } from 'vue-i18n'
 import zhCN from './locales/zh-CN'
 import en from './locales/en'
+import { mergedMessages } from '@/modules/registry'
 
 export const LOCALE_KEY = 'ecs.locale'
 export const SUPPORTED_LOCALES = ['zh-CN', 'en']
@@ -20,7 +21,7 @@ export const i18n = createI18n({
   globalInjection: true,
   locale: initialLocale(),
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': zhCN, en },
+  messages: mergedMessages({ 'zh-CN': zhCN, en }),
   missingWarn: false,
   fallbackWarn: false,
 })

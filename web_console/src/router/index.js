@@ -1,6 +1,7 @@
 import { createRouter, createWebHistory } from 'vue-router'
 import { useAuthStore, CONSOLE_ROLES, MOBILE_ROLES, SCREEN_ROLES } from '@/stores/auth'
 
+import { MODULES, moduleFor } from '@/modules/registry'
 import LoginView from '@/views/LoginView.vue'
 import NotFoundView from '@/views/NotFoundView.vue'
 
@@ -25,8 +26,16 @@ export const CONSOLE_MODULES = [
   { key: 'system', path: 'system', icon: 'Setting' },
 ]
 
+// A module folder under src/modules/ makes its entry "built" (see modules/registry.js).
+for (const m of CONSOLE_MODULES) {
+  const mod = moduleFor(m.key)
+  if (mod) Object.assign(m, { built: true, perm: mod.perm || m.perm })
+}
+
 const consoleChildren = CONSOLE_MODULES.map((m) => {
   const meta = { module: m.key, perm: m.perm }
+  const mod = moduleFor(m.key)
+  if (mod?.view) return { path: m.path, name: `console-${m.key}`, component: mod.view, meta }
   if (m.key === 'home') return { path: '', name: 'console-home', component: () => import('@/views/console/HomeView.vue'), meta }
   if (m.key === 'contacts') return { path: m.path, name: 'console-contacts', component: () => import('@/views/console/ContactsView.vue'), meta }
   if (m.key === 'events') return { path: m.path, name: 'console-events', component: () => import('@/views/console/EventsView.vue'), meta }
@@ -42,6 +51,7 @@ const routes = [
     meta: { roles: CONSOLE_ROLES },
     children: [
       ...consoleChildren,
+      ...MODULES.flatMap((m) => (m.children || []).map((r) => ({ ...r, meta: { module: m.key, perm: m.perm, ...r.meta } }))),
       { path: ':pathMatch(.*)*', name: 'console-not-found', component: NotFoundView },
     ],
   },
@@ -55,6 +65,7 @@ const routes = [
       { path: 'map', name: 'm-map', component: () => import('@/views/mobile/MapView.vue'), meta: { tab: 'map' } },
       { path: 'contacts', name: 'm-contacts', component: () => import('@/views/mobile/ContactsView.vue'), meta: { tab: 'contacts', perm: 'contacts:read' } },
       { path: 'me', name: 'm-me', component: () => import('@/views/mobile/MeView.vue'), meta: { tab: 'me' } },
+      ...MODULES.flatMap((m) => m.mobileRoutes || []),
       { path: ':pathMatch(.*)*', redirect: { name: 'm-tasks' } },
     ],
   },

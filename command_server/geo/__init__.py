@@ -1,0 +1,1 @@
+"""Map layers, spatial search, coordinate conversion and river tracing (see README.md)."""
