@@ -39,6 +39,11 @@ def _serve(settings) -> int:  # type: ignore[no-untyped-def]
     from .app import create_app
     from .demo.seed import DEMO_USERS
 
+    if settings.env == "production":
+        problem = asyncio.run(_demo_accounts_left(settings))
+        if problem:
+            print(f"configuration error: {problem}", file=sys.stderr)
+            return 2
     app = create_app(settings)
     url = f"http://{settings.host}:{settings.port}"
     print(f"环境应急指挥与融合通信系统 — serving at {url}  (API docs {url}/api/docs)", flush=True)
@@ -48,6 +53,29 @@ def _serve(settings) -> int:  # type: ignore[no-untyped-def]
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
                 handle_signals=True)
     return 0
+
+
+async def _demo_accounts_left(settings) -> str | None:  # type: ignore[no-untyped-def]
+    """In production, refuse to serve while a seeded demo account still has its demo password."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .auth.models import User
+    from .core.db import Database
+
+    db = Database(settings.db_url, schema=settings.db_schema)
+    try:
+        async with db.read() as s:
+            names = list((await s.scalars(select(User.username).where(User.is_demo.is_(True),
+                                                                    User.is_active.is_(True)))).all())
+    except SQLAlchemyError:
+        return None  # no schema yet: nothing seeded, migrations will create it
+    finally:
+        await db.dispose()
+    if names:
+        return (f"demo accounts still have their demo password ({', '.join(names)}); change their passwords or "
+                "disable them before running with ECS_ENV=production")
+    return None
 
 
 async def _migrate(settings) -> int:  # type: ignore[no-untyped-def]

@@ -115,3 +115,12 @@ def test_production_refuses_demo_secrets(tmp_path: Path) -> None:
     res = cli(tmp_path, env={"ECS_ENV": "production", "ECS_SECRET_KEY": "x" * 40,
                              "ECS_SM4_KEY": "a" * 32})
     assert res.returncode == 2 and "demo" in res.stderr
+
+
+def test_production_refuses_while_demo_accounts_keep_demo_passwords(server: ServerProcess) -> None:
+    server.stop()
+    prod = {"ECS_ENV": "production", "ECS_SECRET_KEY": "s" * 40, "ECS_SM4_KEY": "a1" * 16,
+            "ECS_SEED_DEMO": "false", "ECS_DEMO_PASSWORD": "Other-Pass-2026"}
+    res = cli(server.var_dir, env=prod)
+    assert res.returncode == 2
+    assert "demo accounts" in res.stderr and "operator" in res.stderr
