@@ -1,0 +1,1 @@
+"""Alarm intake (ALM-1, ALM-5): every channel's first report of an environmental emergency."""

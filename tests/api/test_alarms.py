@@ -1,0 +1,340 @@
+"""Alarm intake (ALM-1, ALM-5): fast intake, coordinates, validation, attachments, duplicates, merge, close,
+the hand-over to incidents, complaint routing by district with live delivery to that district only."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import aiohttp
+
+import gis
+from command_server.alarms import service as alarm_service
+from command_server.alarms.schemas import AlarmIn
+from command_server.core.errors import ApiError
+from command_server.core.security import SystemActor
+from command_server.core.services import services
+from tests.conftest import DEMO_PASSWORD, Api, AuthedApi
+from tests.realtime_client import Listener
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
+P = (121.48, 31.13)  # a point in the demo city's 江北区 (WGS-84)
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.isoformat()
+
+
+async def _post(client: AuthedApi, **body: Any) -> tuple[int, dict[str, Any]]:
+    r = await client.post("/api/v1/alarms", json=body)
+    return r.status, await r.json()
+
+
+async def _ok(client: AuthedApi, **body: Any) -> dict[str, Any]:
+    status, data = await _post(client, **body)
+    assert status == 201, data
+    return data
+
+
+async def test_minimal_intake_needs_only_type_place_and_text(api: Api) -> None:
+    op = await api.as_user("operator")
+    a = await _ok(op, event_type="hazchem_leak", address="滨江市临港区化工园区纬三路", description="液氨储罐阀门泄漏")
+    assert a["status"] == "open" and a["channel"] == "hotline"
+    assert a["event_type_label"] == "危险化学品泄漏" and a["status_label"] == "待处置"
+    assert a["lon"] is None and a["duplicates"] == []
+    assert a["created_by_name"] == "operator"
+    b = await _ok(op, event_type="water", lon=P[0], lat=P[1], description="河面漂浮大量死鱼")
+    assert (b["lon"], b["lat"]) == P
+    got = await (await op.get(f"/api/v1/alarms/{b['id']}")).json()
+    assert got["description"] == "河面漂浮大量死鱼" and got["merged_alarm_ids"] == []
+    r = await op.get("/api/v1/alarms", params={"type": "water"})
+    page = await r.json()
+    assert [x["id"] for x in page["items"]] == [b["id"]] and page["total"] == 1
+
+
+async def test_gcj02_and_bd09_input_is_stored_as_wgs84(api: Api) -> None:
+    op = await api.as_user("operator")
+    glon, glat = (float(v) for v in gis.wgs84_to_gcj02(*P))
+    assert gis.distance_m(glon, glat, *P) > 100  # the offset is real, so the test can fail
+    a = await _ok(op, event_type="air", lon=glon, lat=glat, coord_system="gcj02", description="刺激性气味")
+    assert gis.distance_m(a["lon"], a["lat"], *P) < 1.0
+    blon, blat = (float(v) for v in gis.wgs84_to_bd09(*P))
+    b = await _ok(op, event_type="air", lon=blon, lat=blat, coord_system="bd09", description="刺激性气味")
+    assert gis.distance_m(b["lon"], b["lat"], *P) < 1.0
+
+
+async def test_validation_errors_are_clear_422s(api: Api) -> None:
+    op = await api.as_user("operator")
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"address": "某地", "description": "x"}, "event_type"),
+        ({"event_type": "water", "description": "无地点"}, "place"),
+        ({"event_type": "water", "address": "某地"}, "description"),
+        ({"event_type": "water", "address": "某地", "description": "   "}, "description"),
+        ({"event_type": "volcano", "address": "某地", "description": "x"}, "event_type"),
+        ({"event_type": "water", "lon": 121.4, "description": "x"}, "lon and lat"),
+        ({"event_type": "water", "lon": 200, "lat": 31, "description": "x"}, "lon"),
+        ({"event_type": "water", "lon": 121, "lat": 31, "coord_system": "utm", "description": "x"}, "coord_system"),
+        ({"event_type": "water", "address": "某地", "description": "x", "channel": "fax"}, "channel"),
+        ({"event_type": "water", "address": "某地", "description": "x", "reporter_phone": "abc"}, "phone"),
+        ({"event_type": "water", "address": "某地", "description": "x",
+          "received_at": _iso(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))}, "future"),
+        ({"event_type": "water", "address": "某地", "description": "x", "surprise": 1}, "surprise"),
+        ({"event_type": "water", "address": "某地", "description": "x", "external_id": "A-1"}, "external_source"),
+    ]
+    for body, needle in cases:
+        status, data = await _post(op, **body)
+        assert status == 422, (body, data)
+        assert needle in str(data["error"]), (needle, data)
+    r = await op.post("/api/v1/alarms", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status == 400
+
+
+async def test_attachments_must_exist(api: Api) -> None:
+    op = await api.as_user("operator")
+    form = aiohttp.FormData()
+    form.add_field("file", PNG, filename="现场照片.png", content_type="image/png")
+    f = await (await op.post("/api/v1/files", data=form)).json()
+    a = await _ok(op, event_type="water", address="某地", description="排污口冒黑水", attachments=[f["id"]])
+    assert a["attachments"] == [f["id"]]
+    status, data = await _post(op, event_type="water", address="某地", description="x",
+                               attachments=[f["id"], 987654])
+    assert status == 422 and data["error"]["details"]["errors"][0]["loc"] == ["body", "attachments", 1]
+    r = await op.patch(f"/api/v1/alarms/{a['id']}", json={"attachments": [987654]})
+    assert r.status == 422
+    r = await op.patch(f"/api/v1/alarms/{a['id']}", json={"attachments": []})
+    assert (await r.json())["attachments"] == []
+
+
+async def test_reporter_phone_is_encrypted_and_masked_without_contacts_sensitive(api: Api) -> None:
+    op = await api.as_user("operator")
+    a = await _ok(op, event_type="air", address="某小区", description="夜间异味", reporter_name="王先生",
+                  reporter_phone="138 1234 5678", pollutant="液氨")
+    assert a["reporter_phone"] == "138 1234 5678"
+    assert a["pollutant_cas"] == "7664-41-7"
+    screen = await api.as_user("screen")
+    seen = await (await screen.get(f"/api/v1/alarms/{a['id']}")).json()
+    assert seen["reporter_phone"] == "138****5678"
+    async with services(api.app).db.engine.connect() as conn:
+        raw = (await conn.exec_driver_sql(f"SELECT reporter_phone FROM alarms WHERE id = {int(a['id'])}")).scalar()
+    assert raw.startswith("sm4g1:") and "5678" not in raw
+
+
+async def _at(op: AuthedApi, t: dt.datetime, lon: float, lat: float, type_: str = "air") -> dict[str, Any]:
+    return await _ok(op, event_type=type_, lon=lon, lat=lat, received_at=_iso(t), description="异味扰民")
+
+
+async def test_duplicate_suggestion_boundaries_in_space_and_time(api: Api) -> None:
+    op = await api.as_user("operator")
+    t0 = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=6)
+    base = await _at(op, t0, *P)
+    assert base["duplicates"] == []
+    near = gis.destination(*P, 90.0, 999.0)
+    far = gis.destination(*P, 90.0, 1001.0)
+    a = await _at(op, t0, *near)
+    assert [d["id"] for d in a["duplicates"]] == [base["id"]]
+    assert 998.5 < a["duplicates"][0]["distance_m"] < 999.5
+    b = await _at(op, t0, *far)
+    assert base["id"] not in [d["id"] for d in b["duplicates"]]
+    c = await _at(op, t0 + dt.timedelta(hours=1, minutes=59), *P)
+    assert base["id"] in [d["id"] for d in c["duplicates"]]
+    d = await _at(op, t0 - dt.timedelta(hours=2, minutes=1), *P)
+    assert base["id"] not in [x["id"] for x in d["duplicates"]]
+    e = await _at(op, t0, *P, type_="water")  # another type is not a duplicate
+    assert e["duplicates"] == []
+    dups = await (await op.get(f"/api/v1/alarms/{base['id']}/duplicates")).json()
+    assert {x["id"] for x in dups} == {a["id"], c["id"]}  # b is 1001 m away, d 2 h 01 min earlier
+
+
+async def test_merge_keeps_both_records_linked(api: Api) -> None:
+    op = await api.as_user("operator")
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
+    first = await _at(op, t0, *P)
+    second = await _at(op, t0, *gis.destination(*P, 0.0, 200.0))
+    assert [d["id"] for d in second["duplicates"]] == [first["id"]]
+    r = await op.post(f"/api/v1/alarms/{second['id']}/merge", json={"into_id": first["id"]})
+    merged = await r.json()
+    assert r.status == 200 and merged["status"] == "merged" and merged["merged_into_id"] == first["id"]
+    parent = await (await op.get(f"/api/v1/alarms/{first['id']}")).json()
+    assert parent["merged_alarm_ids"] == [second["id"]] and parent["status"] == "open"
+    r = await op.post(f"/api/v1/alarms/{second['id']}/merge", json={"into_id": first["id"]})
+    assert r.status == 409 and (await r.json())["error"]["code"] == "alarm_not_open"
+    r = await op.post(f"/api/v1/alarms/{first['id']}/merge", json={"into_id": first["id"]})
+    assert r.status == 422
+    r = await op.post(f"/api/v1/alarms/{first['id']}/merge", json={"into_id": 999999})
+    assert r.status == 422
+    r = await op.post(f"/api/v1/alarms/{first['id']}/merge", json={"into_id": second["id"]})
+    assert r.status == 409 and (await r.json())["error"]["code"] == "target_not_open"
+    # a merged alarm is no longer offered as a duplicate
+    third = await _at(op, t0, *P)
+    assert [d["id"] for d in third["duplicates"]] == [first["id"]]
+    ev = await (await op.get("/api/v1/events", params={"type": "alarm.merged"})).json()
+    assert ev["items"][0]["payload"]["into_id"] == first["id"]
+
+
+async def test_close_and_false_alarm(api: Api) -> None:
+    op = await api.as_user("operator")
+    a = await _ok(op, event_type="other", address="某地", description="路边焚烧垃圾")
+    r = await op.post(f"/api/v1/alarms/{a['id']}/close", json={"reason": " "})
+    assert r.status == 422
+    r = await op.post(f"/api/v1/alarms/{a['id']}/close", json={"reason": "经核实为误报", "false_alarm": True})
+    body = await r.json()
+    assert body["status"] == "false_alarm" and body["close_reason"] == "经核实为误报" and body["closed_at"]
+    r = await op.post(f"/api/v1/alarms/{a['id']}/close", json={"reason": "again"})
+    assert r.status == 409
+    r = await op.get("/api/v1/alarms", params={"status": "open,closed"})
+    assert a["id"] not in [x["id"] for x in (await r.json())["items"]]
+    assert (await op.get("/api/v1/alarms/999999")).status == 404
+
+
+async def test_patch_reroutes_and_validates(api: Api) -> None:
+    op = await api.as_user("operator")
+    a = await _ok(op, event_type="water", address="某地", description="河水发黑")
+    r = await op.patch(f"/api/v1/alarms/{a['id']}", json={"event_type": None})
+    assert r.status == 422
+    r = await op.patch(f"/api/v1/alarms/{a['id']}", json={"address": None})
+    assert r.status == 422  # it would leave the alarm without a place
+    glon, glat = (float(v) for v in gis.wgs84_to_gcj02(*P))
+    r = await op.patch(f"/api/v1/alarms/{a['id']}", json={"lon": glon, "lat": glat, "coord_system": "gcj02",
+                                                        "pollutant": "氯气"})
+    body = await r.json()
+    assert r.status == 200 and gis.distance_m(body["lon"], body["lat"], *P) < 1.0
+    assert body["pollutant_cas"] == "7782-50-5"
+    ev = await (await op.get("/api/v1/events", params={"type": "alarm.updated"})).json()
+    assert set(ev["items"][0]["payload"]["fields"]) == {"location", "pollutant"}
+
+
+async def test_list_filters(api: Api) -> None:
+    op = await api.as_user("operator")
+    now = dt.datetime.now(dt.UTC)
+    old = await _ok(op, event_type="soil", address="老厂区", description="土壤有油污", channel="field_report",
+                    received_at=_iso(now - dt.timedelta(days=3)))
+    new = await _ok(op, event_type="soil", address="新厂区", description="堆放危废", channel="upper_assignment")
+
+    async def ids(**params: Any) -> list[int]:
+        r = await op.get("/api/v1/alarms", params=params)
+        assert r.status == 200, await r.text()
+        return [x["id"] for x in (await r.json())["items"]]
+
+    assert await ids(type="soil") == [new["id"], old["id"]]
+    assert await ids(channel="field_report") == [old["id"]]
+    assert await ids(**{"from": _iso(now - dt.timedelta(days=1))}) == [new["id"]]
+    assert await ids(to=_iso(now - dt.timedelta(days=1))) == [old["id"]]
+    assert await ids(q="危废") == [new["id"]]
+    assert await ids(q="100%") == []
+    assert await ids(ids=f"{old['id']}") == [old["id"]]
+    assert await ids(type="soil", page_size=1, page=2) == [old["id"]]
+    r = await op.get("/api/v1/alarms", params={"status": "bogus"})
+    assert r.status == 422
+    r = await op.get("/api/v1/alarms", params={"page_size": 1000})
+    assert r.status == 422
+
+
+async def test_permissions(api: Api) -> None:
+    body = {"event_type": "water", "address": "某地", "description": "x"}
+    for role, read, write in (("screen", 200, 403), ("field", 200, 201), ("enterprise", 403, 403),
+                              ("commander", 200, 201)):
+        c = await api.as_user(role)
+        assert (await c.get("/api/v1/alarms")).status == read, role
+        assert (await c.post("/api/v1/alarms", json=body)).status == write, role
+    assert (await api.client.post("/api/v1/alarms", json=body)).status == 401
+
+
+async def test_link_to_incident_converts_and_refuses_twice(api: Api) -> None:
+    op = await api.as_user("operator")
+    a = await _ok(op, event_type="water", lon=P[0], lat=P[1], description="取水口异味")
+    b = await _ok(op, event_type="water", lon=P[0], lat=P[1], description="取水口异味（重复）")
+    await op.post(f"/api/v1/alarms/{b['id']}/merge", json={"into_id": a["id"]})
+    svc = services(api.app)
+    actor = SystemActor(username="incidents-test")
+    async with svc.write(actor) as uow:
+        rows = await alarm_service.link_to_incident(uow, [a["id"]], 4242)
+    assert [(x.id, x.status, x.incident_id) for x in rows] == [(a["id"], "converted", 4242)]
+    got = await (await op.get(f"/api/v1/alarms/{b['id']}")).json()
+    assert got["status"] == "merged" and got["incident_id"] == 4242
+    for ids in ([a["id"]], [b["id"]]):
+        try:
+            async with svc.write(actor) as uow:
+                await alarm_service.link_to_incident(uow, ids, 4343)
+        except ApiError as exc:
+            assert exc.status == 409 and exc.code == "alarm_not_open"
+        else:
+            raise AssertionError("converted/merged alarms must be refused")
+    ev = await (await op.get("/api/v1/events", params={"type": "alarm.converted"})).json()
+    assert len(ev["items"]) == 1 and ev["items"][0]["incident_id"] == 4242
+    # create_alarm_in: inside a caller's unit of work (e.g. a warning turned into an alarm)
+    async with svc.write(actor) as uow:
+        c = await alarm_service.create_alarm_in(
+            uow, AlarmIn(channel="monitoring", event_type="water", lon=P[0], lat=P[1], description="COD超标"),
+            source_warning_id=77)
+    got = await (await op.get(f"/api/v1/alarms/{c.id}")).json()
+    assert got["source_warning_id"] == 77 and got["channel"] == "monitoring"
+
+
+# --- complaint routing (ALM-5) ----------------------------------------------------------------------------
+
+
+async def _district_setup(api: Api) -> dict[str, Any]:
+    """Two districts as units and map polygons, and a console user linked to a person in each."""
+    admin = await api.as_user("admin")
+
+    async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = await admin.post(path, json=body)
+        assert r.status == 201, await r.text()
+        return await r.json()
+
+    city = await post("/api/v1/org/units", {"name": "测试市", "kind": "city", "code": "T"})
+    out: dict[str, Any] = {"admin": admin}
+    for key, code, (w, s, e, n) in (("north", "T-N", (121.40, 31.10, 121.60, 31.30)),
+                                    ("south", "T-S", (121.40, 30.90, 121.60, 31.10))):
+        unit = await post("/api/v1/org/units", {"name": f"{key}区", "kind": "district", "code": code,
+                                                "parent_id": city["id"]})
+        await post("/api/v1/gis/features", {
+            "layer": "districts", "kind": "district", "name": f"{key}区",
+            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+            "properties": {"unit_code": code}})
+        user = await post("/api/v1/users", {"username": f"staff_{key}", "display_name": f"{key}值班",
+                                            "password": DEMO_PASSWORD, "roles": ["operator"]})
+        await post("/api/v1/people", {"name": f"{key}值班员", "unit_id": unit["id"], "user_id": user["id"]})
+        out[key] = {"unit": unit, "user": user, "client": await api.as_user(f"staff_{key}")}
+    return out
+
+
+async def test_complaints_are_routed_to_the_district_and_only_its_staff_see_them_live(api: Api) -> None:
+    ctx = await _district_setup(api)
+    url = str(api.client.make_url("/"))
+    listeners = {}
+    for key in ("north", "south"):
+        lst = Listener(url, "/console")
+        await lst.connect(ctx[key]["client"].tokens["access_token"])
+        listeners[key] = lst
+    try:
+        op = await api.as_user("operator")
+        a = await _ok(op, channel="complaint_12369", event_type="air", lon=121.5, lat=31.2,
+                      description="化工厂夜间排放刺鼻气体，已有多名居民头晕，网络上已有人发帖曝光")
+        north_id = ctx["north"]["unit"]["id"]
+        assert a["district_unit_id"] == north_id and a["routed_to_unit_id"] == north_id
+        assert a["district_name"] == "north区"
+        assert a["opinion_flag"] is True and "media:曝光" in a["opinion_keywords"]
+        ev = await listeners["north"].wait_for(lambda e: e["type"] == "alarm.created")
+        assert ev["payload"]["id"] == a["id"] and ev["payload"]["routed_to_unit_id"] == north_id
+        # a hotline call in the same place is located but not routed: everyone who reads alarms sees it
+        b = await _ok(op, channel="hotline", event_type="air", lon=121.5, lat=31.0, description="异味")
+        assert b["district_unit_id"] == ctx["south"]["unit"]["id"] and b["routed_to_unit_id"] is None
+        await listeners["south"].wait_for(lambda e: e["type"] == "alarm.created" and e["payload"]["id"] == b["id"])
+        await asyncio.sleep(0.3)
+        assert a["id"] not in [e["payload"].get("id") for e in listeners["south"].events
+                               if e["type"].startswith("alarm.")]
+        # a complaint outside every district is not routed and goes to all alarm readers
+        c = await _ok(op, channel="complaint_12345", event_type="water", lon=121.0, lat=31.0, description="河水变色")
+        assert c["routed_to_unit_id"] is None and c["district_unit_id"] is None and c["opinion_flag"] is False
+        await listeners["south"].wait_for(lambda e: e["type"] == "alarm.created" and e["payload"]["id"] == c["id"])
+        r = await op.get("/api/v1/alarms", params={"routed_to": north_id})
+        assert [x["id"] for x in (await r.json())["items"]] == [a["id"]]
+        r = await op.get("/api/v1/alarms", params={"opinion": "true"})
+        assert [x["id"] for x in (await r.json())["items"]] == [a["id"]]
+        r = await op.get("/api/v1/alarms", params={"district": ctx["south"]["unit"]["id"]})
+        assert [x["id"] for x in (await r.json())["items"]] == [b["id"]]
+    finally:
+        for lst in listeners.values():
+            await lst.close()
