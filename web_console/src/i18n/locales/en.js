@@ -305,6 +305,7 @@ export default {
   screen: {
     title: 'Environmental Emergency One Map',
     panels: {
+      todayOnDuty: 'On duty today',
       alarms: 'Live alarms',
       incidents: 'Incidents',
       resources: 'Resources',

@@ -305,6 +305,7 @@ export default {
   screen: {
     title: '环境应急指挥一张图',
     panels: {
+      todayOnDuty: '今日值班',
       alarms: '实时警情',
       incidents: '事件态势',
       resources: '应急资源',
