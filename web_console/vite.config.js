@@ -39,6 +39,7 @@ export default defineConfig({
           if (id.includes('element-plus') || id.includes('@floating-ui') || id.includes('@vueuse') || id.includes('async-validator') || id.includes('dayjs') || id.includes('lodash')) return 'element-plus'
           if (id.includes('socket.io') || id.includes('engine.io') || id.includes('@socket.io')) return 'socket'
           if (id.includes('vue-i18n') || id.includes('@intlify')) return 'i18n'
+          if (id.includes('/leaflet/')) return 'leaflet'
           return 'vendor'
         },
       },

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/octet-stream"
     )
     web_dist: Path | None = None
+    # Base map tiles for the console (none: the offline map of district outlines and rivers). A GCJ-02 tile
+    # source (AMap, Tencent) makes the console shift WGS-84 data onto it.
+    map_tile_url: str | None = None
+    map_tile_crs: Literal["wgs84", "gcj02"] | None = None
+    map_tile_subdomains: str = ""
+    map_tile_attribution: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Events replayed to a reconnecting socket at most; beyond it the client reloads via REST.
     replay_limit: int = Field(2000, ge=1)

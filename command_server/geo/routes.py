@@ -22,6 +22,7 @@ from .schemas import (
     FeaturePatch,
     LayerInfo,
     LayerQuery,
+    MapConfigOut,
     RiverIn,
     RiverOut,
     RiverPatch,
@@ -33,6 +34,13 @@ from .schemas import (
 )
 
 routes = RouteTable("gis")
+
+
+@routes.get("/api/v1/gis/config", perm="map:read", response=MapConfigOut)
+async def map_config(ctx: Ctx) -> dict[str, Any]:
+    """Base map for the console: tile URL template and its coordinate system (none = offline outline map),
+    and the extent of the map data."""
+    return service.map_config(services(ctx.app).settings, geo_index(ctx.app))
 
 
 @routes.get("/api/v1/gis/layers", perm="map:read", response=list[LayerInfo])

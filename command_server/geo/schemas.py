@@ -189,3 +189,13 @@ class ChemicalSummary(BaseModel):
     state: str
     hazard_category: str
     molecular_weight: float
+
+
+class MapConfigOut(BaseModel):
+    tile_url: str | None = Field(None, description="base-layer tile URL template ({z}/{x}/{y}, {s}); none = offline")
+    tile_crs: Crs = Field("wgs84", description="coordinate system of the tiles: gcj02 for AMap/Tencent")
+    subdomains: str = ""
+    attribution: str = ""
+    min_zoom: int = 3
+    max_zoom: int = 18
+    bounds: list[float] | None = Field(None, description="west, south, east, north of the mapped data (WGS-84)")

@@ -531,3 +531,38 @@ def chemical_detail(key: str) -> dict[str, Any]:
     d["notes"] = ("Levels of concern are for emergency planning; check against the current official "
                   "AEGL/ERPG/IDLH tables before operational use.")
     return d
+
+
+# --- console base map ------------------------------------------------------------------------------------
+
+# Tiles that are drawn in GCJ-02 (the Chinese "Mars" datum): AMap and Tencent. The console then asks the
+# layer API for crs=gcj02 and shifts its overlays, or every feature would sit 300–600 m off the streets.
+_GCJ02_TILE_HOSTS = ("autonavi.com", "amap.com", "gtimg.com", "qq.com")
+
+
+def map_config(settings: Any, index: GeoIndex) -> dict[str, Any]:
+    """The console's base map. With no tile URL configured (the default: command centres are often
+    offline) the console draws the district outlines and rivers on a plain background.
+
+    ``ECS_MAP_TILE_URL`` / ``_CRS`` / ``_SUBDOMAINS`` / ``_ATTRIBUTION`` point a deployment at AMap, OSM or an
+    internal tile server; the CRS is guessed from the host when not given."""
+    url = (settings.map_tile_url or "").strip() or None
+    crs = settings.map_tile_crs
+    if crs not in ("wgs84", "gcj02"):
+        crs = "gcj02" if url and any(h in url for h in _GCJ02_TILE_HOSTS) else "wgs84"
+    bounds: list[float] | None = None
+    geoms = [f.geometry for name in ("districts", *LAYERS) if name in index.catalog.layer_names
+             for f in index.catalog.layer(name).features()]
+    geoms += [f.geometry for f in index.reaches.values()]
+    if geoms:
+        w, s, e, n = shapely.total_bounds(geoms)
+        bounds = [round(float(w), 6), round(float(s), 6), round(float(e), 6), round(float(n), 6)]
+    return {
+        "tile_url": url,
+        "tile_crs": crs if url else "wgs84",
+        "subdomains": settings.map_tile_subdomains,
+        "attribution": settings.map_tile_attribution,
+        "min_zoom": 3,
+        "max_zoom": 18,
+        "bounds": bounds,
+    }
