@@ -33,6 +33,7 @@ KIND_LABELS = {
     # stations
     "air_station": "空气自动监测站",
     "water_station": "水质自动监测站",
+    "met_station": "气象站",
     # river facilities
     "water_intake": "取水口",
     "monitoring_section": "监测断面",

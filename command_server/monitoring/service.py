@@ -1,0 +1,379 @@
+"""Monitoring sources, bulk ingestion of readings, and down-sampled series for charts.
+
+Ingestion is the hot path: a batch of thousands of rows is checked in plain Python (no model per row),
+written with one executemany (``INSERT … ON CONFLICT DO NOTHING`` on the series key, so a re-sent reading is
+a no-op), then only the warning rules that match the batch's sources and metrics are evaluated — all in the
+request's one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+import shapely.geometry
+from sqlalchemy import BigInteger, Integer, and_, case, cast, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..core.api import dumps
+from ..core.errors import ApiError, conflict, not_found, unprocessable
+from ..core.permissions import ROLE_PERMISSIONS
+from ..core.services import Services
+from ..core.uow import AnyActor, UnitOfWork
+from ..geo.kinds import kind_label
+from ..geo.models import MapFeature
+from .catalogue import DEFAULT_METRICS, METRICS, SOURCE_LAYERS, category_for, metric_name, metric_unit
+from .models import MetricState, MonitoringSource, Reading
+from .schemas import SeriesQuery, SourceIn, SourcePatch, SourcesQuery
+
+MONITORING_AUDIENCE = sorted(f"role:{r}" for r, perms in ROLE_PERMISSIONS.items() if "monitoring:read" in perms)
+FUTURE_SLACK = dt.timedelta(hours=1)
+CHUNK = 20_000  # rows per statement
+
+
+# --- locations -----------------------------------------------------------------------------------------
+
+def feature_point(f: MapFeature | None) -> tuple[float | None, float | None]:
+    if f is None or not f.geometry:
+        return None, None
+    g = f.geometry
+    if g.get("type") == "Point":
+        return float(g["coordinates"][0]), float(g["coordinates"][1])
+    p = shapely.geometry.shape(g).representative_point()
+    return float(p.x), float(p.y)
+
+
+def _metric_out(code: str, state: MetricState | None) -> dict[str, Any]:
+    m = METRICS.get(code)
+    return {"code": code, "name": m.name_zh if m else code, "name_en": m.name_en if m else code,
+            "unit": m.unit if m else "", "last_at": state.last_at if state else None,
+            "last_value": state.last_value if state else None}
+
+
+def source_out(src: MonitoringSource, feature: MapFeature | None,
+               states: dict[str, MetricState] | None = None) -> dict[str, Any]:
+    lon, lat = feature_point(feature)
+    props = feature.properties if feature is not None else {}
+    states = states or {}
+    last = max((s.last_at for s in states.values()), default=None)
+    return {"id": src.id, "code": src.code, "name": src.name, "category": src.category,
+            "feature_kind": src.feature_kind, "kind_label": kind_label(src.feature_kind),
+            "map_feature_id": src.map_feature_id, "lon": lon, "lat": lat, "district": props.get("district"),
+            "address": props.get("address"), "metrics": [_metric_out(c, states.get(c)) for c in src.metrics],
+            "active": src.active, "last_at": last}
+
+
+def _check_metrics(codes: list[str]) -> list[str]:
+    unknown = [c for c in codes if c not in METRICS]
+    if unknown:
+        raise unprocessable("unknown metric codes", [{"loc": ["body", "metrics"], "type": "value_error",
+                                                      "msg": f"unknown metric(s) {unknown}; see "
+                                                             f"GET /api/v1/monitoring/metrics"}])
+    return list(dict.fromkeys(codes))
+
+
+# --- sources -----------------------------------------------------------------------------------------
+
+async def list_sources(svc: Services, q: SourcesQuery) -> dict[str, Any]:
+    async with svc.db.read() as s:
+        cond = []
+        if q.category:
+            cond.append(MonitoringSource.category == q.category)
+        if q.kind:
+            cond.append(MonitoringSource.feature_kind == q.kind)
+        if q.q:
+            like = f"%{q.q.strip()}%"
+            cond.append(MonitoringSource.name.like(like) | MonitoringSource.code.like(like))
+        total = await s.scalar(select(func.count()).select_from(MonitoringSource).where(*cond)) or 0
+        rows = (await s.execute(select(MonitoringSource, MapFeature)
+                                .join(MapFeature, MapFeature.id == MonitoringSource.map_feature_id)
+                                .where(*cond).order_by(MonitoringSource.category, MonitoringSource.id)
+                                .limit(q.limit))).all()
+        ids = [r[0].id for r in rows]
+        states: dict[int, dict[str, MetricState]] = {}
+        if ids:
+            for st in (await s.scalars(select(MetricState).where(MetricState.source_id.in_(ids)))).all():
+                states.setdefault(st.source_id, {})[st.metric] = st
+    return {"items": [source_out(src, f, states.get(src.id)) for src, f in rows], "total": total}
+
+
+async def get_source(svc: Services, sid: int) -> dict[str, Any]:
+    async with svc.db.read() as s:
+        src = await s.get(MonitoringSource, sid)
+        if src is None:
+            raise not_found("monitoring source", sid)
+        f = await s.get(MapFeature, src.map_feature_id)
+        states = {st.metric: st for st in (await s.scalars(select(MetricState)
+                                                           .where(MetricState.source_id == sid))).all()}
+    return source_out(src, f, states)
+
+
+async def create_source_in(uow: UnitOfWork, body: SourceIn) -> MonitoringSource:
+    s = uow.session
+    f = await s.get(MapFeature, body.map_feature_id)
+    if f is None:
+        raise ApiError(422, "invalid_feature", f"map feature {body.map_feature_id} does not exist")
+    if f.layer not in SOURCE_LAYERS:
+        raise ApiError(422, "invalid_feature", f"map feature {f.id} is on layer {f.layer}; a monitoring source "
+                                               f"links to a feature of {' or '.join(SOURCE_LAYERS)}")
+    if await s.scalar(select(MonitoringSource.id).where(MonitoringSource.map_feature_id == f.id)):
+        raise conflict("source_exists", f"map feature {f.id} already has a monitoring source")
+    code = body.code or f"{f.kind.upper()}-{f.id}"
+    if await s.scalar(select(MonitoringSource.id).where(MonitoringSource.code == code)):
+        raise conflict("code_taken", f"source code {code} is already used")
+    metrics = _check_metrics(body.metrics if body.metrics is not None else DEFAULT_METRICS.get(f.kind, []))
+    if not metrics:
+        raise unprocessable("a source needs at least one metric",
+                            [{"loc": ["body", "metrics"], "msg": "at least one metric", "type": "value_error"}])
+    src = MonitoringSource(code=code, name=body.name or f.name, category=category_for(f.layer, f.kind),
+                           map_feature_id=f.id, feature_kind=f.kind, metrics=metrics, active=body.active)
+    s.add(src)
+    await s.flush()
+    uow.emit("monitoring_source.created", subject_type="monitoring_source", subject_id=src.id,
+             payload={"source": json.loads(dumps(source_out(src, f)))}, audience=MONITORING_AUDIENCE)
+    return src
+
+
+async def create_source(svc: Services, actor: AnyActor, body: SourceIn) -> dict[str, Any]:
+    async with svc.write(actor) as uow:
+        src = await create_source_in(uow, body)
+    return await get_source(svc, src.id)
+
+
+async def update_source(svc: Services, actor: AnyActor, sid: int, body: SourcePatch) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    for key in ("name", "metrics", "active"):
+        if key in changes and changes[key] is None:
+            raise ApiError(422, "invalid_input", f"{key} cannot be null")
+    if "metrics" in changes:
+        changes["metrics"] = _check_metrics(changes["metrics"])
+    async with svc.write(actor) as uow:
+        src = await uow.session.get(MonitoringSource, sid)
+        if src is None:
+            raise not_found("monitoring source", sid)
+        for k, v in changes.items():
+            setattr(src, k, v)
+        await uow.session.flush()
+        uow.emit("monitoring_source.updated", subject_type="monitoring_source", subject_id=sid,
+                 payload={"id": sid, "changed": sorted(changes)}, audience=MONITORING_AUDIENCE)
+    return await get_source(svc, sid)
+
+
+async def delete_source(svc: Services, actor: AnyActor, sid: int) -> None:
+    async with svc.write(actor) as uow:
+        src = await uow.session.get(MonitoringSource, sid)
+        if src is None:
+            raise not_found("monitoring source", sid)
+        payload = {"id": sid, "code": src.code, "name": src.name}
+        await uow.session.delete(src)
+        uow.emit("monitoring_source.deleted", subject_type="monitoring_source", subject_id=sid, payload=payload,
+                 audience=MONITORING_AUDIENCE)
+
+
+# --- ingestion -----------------------------------------------------------------------------------------
+
+def _parse_at(v: Any) -> dt.datetime:
+    if not isinstance(v, str):
+        raise ValueError("at must be an ISO-8601 string with a time-zone offset")
+    try:
+        t = dt.datetime.fromisoformat(v)
+    except ValueError:
+        raise ValueError(f"at {v[:40]!r} is not an ISO-8601 time") from None
+    if t.tzinfo is None:
+        raise ValueError("at must include a time-zone offset (e.g. +08:00 or Z)")
+    return t.astimezone(dt.UTC)
+
+
+def validate_rows(rows: list[dict[str, Any]], sources: dict[int, MonitoringSource], now: dt.datetime
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split the batch into clean rows (source_id, metric, at, value) and per-row errors."""
+    good: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    latest_ok = now + FUTURE_SLACK
+    seen: set[tuple[int, str, dt.datetime]] = set()
+    for i, row in enumerate(rows):
+        sid = row.get("source_id") if isinstance(row, dict) else None
+        metric = row.get("metric") if isinstance(row, dict) else None
+        try:
+            if not isinstance(row, dict):
+                raise ValueError("a reading must be an object {source_id, metric, at, value}")
+            extra = set(row) - {"source_id", "metric", "at", "value"}
+            if extra:
+                raise ValueError(f"unexpected field(s) {sorted(extra)}")
+            if not isinstance(sid, int) or isinstance(sid, bool):
+                raise ValueError("source_id must be an integer")
+            src = sources.get(sid)
+            if src is None:
+                raise ValueError(f"unknown source {sid}")
+            if not src.active:
+                raise ValueError(f"source {sid} is inactive")
+            if not isinstance(metric, str) or metric not in src.metrics:
+                raise ValueError(f"metric {metric!r} is not reported by source {sid} (it reports {src.metrics})")
+            value = row.get("value")
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ValueError("value must be a number")
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError("value must be a finite number (NaN and infinity are refused)")
+            at = _parse_at(row.get("at"))
+            if at > latest_ok:
+                raise ValueError("at lies in the future")
+            key = (sid, metric, at)
+            if key in seen:
+                raise ValueError("duplicate of an earlier row in this batch")
+            seen.add(key)
+            good.append({"source_id": sid, "metric": metric, "at": at, "value": value})
+        except ValueError as exc:
+            errors.append({"index": i, "source_id": sid, "metric": metric, "error": str(exc)})
+    return good, errors
+
+
+def _dialect_insert(session: AsyncSession, table: Any) -> Any:
+    name = session.get_bind().dialect.name
+    return (postgresql.insert(table) if name == "postgresql" else sqlite.insert(table))
+
+
+_SQLITE_INSERT = ("INSERT INTO monitoring_readings (source_id, metric, at, value) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT (source_id, metric, at) DO NOTHING")
+_PG_INSERT = text("INSERT INTO monitoring_readings (source_id, metric, at, value) "
+                  "SELECT * FROM unnest(CAST(:s AS integer[]), CAST(:m AS varchar[]), CAST(:a AS timestamp[]), "
+                  "CAST(:v AS double precision[])) ON CONFLICT (source_id, metric, at) DO NOTHING")
+
+
+def _sqlite_ts(t: dt.datetime) -> str:
+    """How SQLAlchemy's SQLite DateTime stores a (naive UTC) value, so that range queries compare as text."""
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def bulk_insert_readings(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Write readings without building objects: one executemany (SQLite) or one ``unnest`` INSERT
+    (PostgreSQL) per chunk. Duplicates of stored readings are skipped; returns how many were new."""
+    conn = await session.connection()
+    inserted = 0
+    is_sqlite = session.get_bind().dialect.name == "sqlite"
+    for i in range(0, len(rows), CHUNK):
+        chunk = rows[i:i + CHUNK]
+        if is_sqlite:
+            stamps: dict[dt.datetime, str] = {}  # a batch repeats the same instants across metrics
+            params = []
+            for r in chunk:
+                at = r["at"]
+                ts = stamps.get(at)
+                if ts is None:
+                    ts = stamps[at] = _sqlite_ts(at)
+                params.append((r["source_id"], r["metric"], ts, r["value"]))
+            res = await conn.exec_driver_sql(_SQLITE_INSERT, params)
+        else:
+            res = await conn.execute(_PG_INSERT, {
+                "s": [r["source_id"] for r in chunk], "m": [r["metric"] for r in chunk],
+                "a": [r["at"].astimezone(dt.UTC).replace(tzinfo=None) for r in chunk],
+                "v": [r["value"] for r in chunk]})
+        rc = res.rowcount
+        inserted += rc if rc is not None and rc >= 0 else len(chunk)
+    return inserted
+
+
+async def store_readings(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Bulk insert plus the newest-reading state; returns the number of new rows (duplicates are skipped)."""
+    if not rows:
+        return 0
+    inserted = await bulk_insert_readings(session, rows)
+    conn = await session.connection()
+    # newest reading per (source, metric) in this batch → metric state (upsert, keep the newer one)
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    for r in rows:
+        k = (r["source_id"], r["metric"])
+        cur = latest.get(k)
+        if cur is None or r["at"] > cur["at"]:
+            latest[k] = r
+    st = _dialect_insert(session, MetricState.__table__)
+    excluded = st.excluded
+    newer = excluded.last_at > MetricState.__table__.c.last_at
+    upsert = st.on_conflict_do_update(index_elements=["source_id", "metric"], set_={
+        "last_at": case((newer, excluded.last_at), else_=MetricState.__table__.c.last_at),
+        "last_value": case((newer, excluded.last_value), else_=MetricState.__table__.c.last_value),
+    })
+    await conn.execute(upsert, [{"source_id": r["source_id"], "metric": r["metric"], "last_at": r["at"],
+                                 "last_value": r["value"]} for r in latest.values()])
+    return inserted
+
+
+async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
+                 now: dt.datetime | None = None) -> dict[str, Any]:
+    from ..warnings.engine import evaluate_batch
+
+    now = now or dt.datetime.now(dt.UTC)
+    ids = {r.get("source_id") for r in raw_rows if isinstance(r, dict) and isinstance(r.get("source_id"), int)
+           and not isinstance(r.get("source_id"), bool)}
+    async with svc.write(actor) as uow:
+        sources: dict[int, MonitoringSource] = {}
+        if ids:
+            sources = {s.id: s for s in (await uow.session.scalars(
+                select(MonitoringSource).where(MonitoringSource.id.in_(ids)))).all()}
+        good, errors = validate_rows(raw_rows, sources, now)
+        if not good:
+            raise ApiError(422, "no_valid_readings", "no reading in the batch is valid",
+                           {"errors": errors[:1000], "rejected": len(errors)})
+        inserted = await store_readings(uow.session, good)
+        opened = await evaluate_batch(uow, sources, good, now=now)
+        t0 = min(r["at"] for r in good)
+        t1 = max(r["at"] for r in good)
+        uow.emit("monitoring.readings_ingested", subject_type="monitoring", audit=False,
+                 payload={"accepted": len(good), "inserted": inserted, "rejected": len(errors),
+                          "sources": sorted({r["source_id"] for r in good})[:100],
+                          "metrics": sorted({r["metric"] for r in good}), "from": t0.isoformat(),
+                          "to": t1.isoformat(), "warnings_opened": opened},
+                 audience=MONITORING_AUDIENCE)
+        uow.audit("monitoring.readings_ingested", target_type="monitoring",
+                  detail={"accepted": len(good), "inserted": inserted, "rejected": len(errors)})
+    return {"received": len(raw_rows), "accepted": len(good), "inserted": inserted,
+            "duplicates": len(good) - inserted, "rejected": errors[:1000], "warnings_opened": opened}
+
+
+# --- series ------------------------------------------------------------------------------------------
+
+def _epoch_expr(is_sqlite: bool) -> Any:
+    if is_sqlite:
+        return cast(func.strftime("%s", Reading.at), Integer)
+    return cast(func.floor(func.extract("epoch", Reading.at)), BigInteger)
+
+
+def bucket_seconds(t0: dt.datetime, t1: dt.datetime, points: int) -> int:
+    span = (t1 - t0).total_seconds()
+    return max(1, math.ceil(span / points))
+
+
+async def series(svc: Services, q: SeriesQuery) -> dict[str, Any]:
+    from ..warnings.engine import threshold_lines
+
+    t0 = q.from_.astimezone(dt.UTC).replace(microsecond=0)
+    t1 = q.to.astimezone(dt.UTC)
+    width = bucket_seconds(t0, t1, q.points)
+    base = int(t0.timestamp())
+    async with svc.db.read() as s:
+        src = await s.get(MonitoringSource, q.source_id)
+        if src is None:
+            raise not_found("monitoring source", q.source_id)
+        if q.metric not in src.metrics:
+            raise ApiError(422, "unknown_metric", f"source {src.id} does not report {q.metric} "
+                                                  f"(it reports {src.metrics})")
+        bucket = ((_epoch_expr(svc.db.is_sqlite) - base) // width).label("b")
+        stmt = (select(bucket, func.avg(Reading.value), func.min(Reading.value), func.max(Reading.value),
+                       func.count())
+                .where(and_(Reading.source_id == src.id, Reading.metric == q.metric, Reading.at >= t0,
+                            Reading.at < t1))
+                .group_by(bucket).order_by(bucket))
+        rows = (await s.execute(stmt)).all()
+        lines = await threshold_lines(s, src, q.metric)
+    pts = [{"t": dt.datetime.fromtimestamp(base + int(b) * width, dt.UTC), "avg": float(a), "min": float(lo),
+            "max": float(hi), "n": int(n)} for b, a, lo, hi, n in rows]
+    return {"source_id": src.id, "source_name": src.name, "metric": q.metric, "metric_name": metric_name(q.metric),
+            "unit": metric_unit(q.metric), "from": t0, "to": t1, "bucket_s": width,
+            "raw_count": sum(p["n"] for p in pts), "points": pts, "thresholds": lines}
+
+
+def catalogue() -> list[dict[str, Any]]:
+    return [{"code": m.code, "name": m.name_zh, "name_en": m.name_en, "unit": m.unit} for m in METRICS.values()]

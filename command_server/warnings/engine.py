@@ -1,0 +1,390 @@
+"""Rule evaluation and opening warnings.
+
+- On ingest (``evaluate_batch``), inside the ingest's unit of work: only rules for the batch's metrics and
+  for the sources' kinds (or the sources themselves) are read, and a (rule, source) pair that already has a
+  warning not yet closed is skipped with one query.
+- Periodically (``run_checks``, started by ``lifecycle.py`` in every process): missing-data rules and the
+  escalation of unacknowledged warnings. Both are idempotent across processes: a warning is inserted with
+  ``ON CONFLICT (open_key) DO NOTHING`` (the unique ``open_key`` is the DB-level guard), and an escalation is
+  claimed with a conditional UPDATE that only one writer can win.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import logging
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..auth.models import User
+from ..core.api import dumps
+from ..core.permissions import ROLE_PERMISSIONS
+from ..core.security import SystemActor
+from ..core.services import Services
+from ..core.uow import UnitOfWork
+from ..geo.models import MapFeature
+from ..monitoring.catalogue import metric_name, metric_unit
+from ..monitoring.models import MetricState, MonitoringSource, Reading
+from ..monitoring.service import _dialect_insert, feature_point
+from ..notify.service import notify
+from ..org.models import Person, Unit
+from .models import WarningRecipient, WarningRecord, WarningRule
+
+log = logging.getLogger("ecs.warnings")
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LEVELS = ("blue", "yellow", "orange", "red")
+LEVEL_ZH = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
+OPS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, "<": operator.lt, ">=": operator.ge,
+                                                  "<=": operator.le}
+OP_ZH = {">": "高于", "<": "低于", ">=": "不低于", "<=": "不高于"}
+WARNINGS_AUDIENCE = sorted(f"role:{r}" for r, perms in ROLE_PERMISSIONS.items() if "warnings:read" in perms)
+DUTY_ROLE = "operator"
+CHECKER = SystemActor(username="warning-checker")
+
+
+@dataclass
+class Hit:
+    value: float | None
+    at: dt.datetime | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def jsonable(data: Any) -> Any:
+    """Event payloads are JSON: datetimes as ISO-8601 UTC strings, like the REST answers."""
+    return json.loads(dumps(data))
+
+
+def open_key(rule_id: int, source_id: int) -> str:
+    return f"{rule_id}:{source_id}"
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.4g}" if abs(v) < 1e6 else f"{v:.0f}"
+
+
+def condition_text(rule: WarningRule) -> str:
+    unit = metric_unit(rule.metric)
+    name = metric_name(rule.metric)
+    thr = f"{rule.op}{_fmt(rule.threshold)}{unit}"
+    if rule.kind == "threshold":
+        return f"{name} {thr}"
+    if rule.kind == "sustained":
+        span = f"连续{rule.sustain_count}个读数" if rule.sustain_count else f"持续{rule.sustain_minutes}分钟"
+        return f"{name} {thr}，{span}"
+    if rule.kind == "rate":
+        per = "每分钟" if rule.rate_per == "minute" else "每小时"
+        return f"{name} 变化率{rule.op}{_fmt(rule.threshold)}{unit}/{per[1:]}"
+    return f"{name} 超过{rule.missing_minutes}分钟无数据"
+
+
+# --- evaluation on ingest ----------------------------------------------------------------------------------
+
+def rule_applies(rule: WarningRule, src: MonitoringSource) -> bool:
+    if rule.scope_source_id is not None:
+        return rule.scope_source_id == src.id
+    return rule.scope_kind == src.feature_kind
+
+
+async def evaluate_batch(uow: UnitOfWork, sources: dict[int, MonitoringSource], rows: list[dict[str, Any]],
+                         *, now: dt.datetime) -> list[int]:
+    """Evaluate the rules that match this batch; returns the ids of the warnings opened."""
+    pairs: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        pairs.setdefault((r["source_id"], r["metric"]), []).append(r)
+    metrics = {m for _, m in pairs}
+    src_ids = {sid for sid, _ in pairs}
+    kinds = {sources[sid].feature_kind for sid in src_ids}
+    s = uow.session
+    rules = (await s.scalars(select(WarningRule).where(
+        WarningRule.enabled.is_(True), WarningRule.kind != "missing", WarningRule.metric.in_(metrics),
+        or_(WarningRule.scope_kind.in_(kinds), WarningRule.scope_source_id.in_(src_ids))
+    ).order_by(WarningRule.id))).all()
+    if not rules:
+        return []
+    candidates = [(rule, sources[sid], pair_rows) for rule in rules for (sid, metric), pair_rows in pairs.items()
+                  if metric == rule.metric and rule_applies(rule, sources[sid])]
+    if not candidates:
+        return []
+    keys = [open_key(rule.id, src.id) for rule, src, _ in candidates]
+    already = set((await s.scalars(select(WarningRecord.open_key).where(WarningRecord.open_key.in_(keys)))).all())
+    opened: list[int] = []
+    for rule, src, pair_rows in candidates:
+        if open_key(rule.id, src.id) in already:
+            continue
+        hit = await evaluate(s, rule, src.id, sorted(pair_rows, key=lambda r: r["at"]))
+        if hit is None:
+            continue
+        w = await open_warning(uow, rule, src, hit, now=now)
+        if w is not None:
+            opened.append(w.id)
+    return opened
+
+
+async def _series(s: AsyncSession, sid: int, metric: str, t0: dt.datetime, t1: dt.datetime, *,
+                  before: int = 0, before_t: dt.datetime | None = None) -> list[tuple[dt.datetime, float]]:
+    """Stored readings in [t0, t1] preceded by the ``before`` readings earlier than ``before_t`` (default t0)."""
+    cond = and_(Reading.source_id == sid, Reading.metric == metric)
+    prev: list[tuple[dt.datetime, float]] = []
+    if before:
+        prev = [(a, v) for a, v in (await s.execute(
+            select(Reading.at, Reading.value).where(cond, Reading.at < (before_t or t0))
+            .order_by(Reading.at.desc()).limit(before))).all()][::-1]
+    window = [(a, v) for a, v in (await s.execute(
+        select(Reading.at, Reading.value).where(cond, Reading.at >= (before_t or t0), Reading.at <= t1)
+        .order_by(Reading.at))).all()]
+    return prev + window
+
+
+async def evaluate(s: AsyncSession, rule: WarningRule, sid: int, rows: list[dict[str, Any]]) -> Hit | None:
+    """The first reading of this batch at which the rule fires, or None. ``rows`` are sorted by time."""
+    if not rows or rule.op is None or rule.threshold is None:
+        return None
+    breach = OPS[rule.op]
+    thr = float(rule.threshold)
+    t0, t1 = rows[0]["at"], rows[-1]["at"]
+    if rule.kind == "threshold":
+        for r in rows:
+            if breach(r["value"], thr):
+                return Hit(r["value"], r["at"])
+        return None
+    if rule.kind == "sustained" and rule.sustain_count:
+        n = rule.sustain_count
+        run = 0
+        start: dt.datetime | None = None
+        for at, v in await _series(s, sid, rule.metric, t0, t1, before=n - 1):
+            if breach(v, thr):
+                run += 1
+                start = start or at
+                if run >= n and at >= t0:
+                    return Hit(v, at, {"readings": run, "since": start.isoformat()})
+            else:
+                run, start = 0, None
+        return None
+    if rule.kind == "sustained" and rule.sustain_minutes:
+        span = dt.timedelta(minutes=rule.sustain_minutes)
+        start = None
+        for at, v in await _series(s, sid, rule.metric, t0, t1, before=1, before_t=t0 - span):
+            if breach(v, thr):
+                start = start or at
+                if at >= t0 and at - start >= span:
+                    return Hit(v, at, {"since": start.isoformat(),
+                                       "minutes": round((at - start).total_seconds() / 60, 1)})
+            else:
+                start = None
+        return None
+    if rule.kind == "rate":
+        unit_s = 60.0 if rule.rate_per == "minute" else 3600.0
+        seq = await _series(s, sid, rule.metric, t0, t1, before=1)
+        for (a0, v0), (a1, v1) in itertools.pairwise(seq):
+            if a1 < t0:
+                continue
+            secs = (a1 - a0).total_seconds()
+            if secs <= 0:
+                continue
+            rate = (v1 - v0) / secs * unit_s
+            if breach(rate, thr):
+                return Hit(v1, a1, {"rate": round(rate, 6), "per": rule.rate_per, "previous_value": v0,
+                                    "previous_at": a0.isoformat()})
+        return None
+    return None
+
+
+# --- opening ---------------------------------------------------------------------------------------------
+
+async def users_for(s: AsyncSession, *, user_ids: list[int] | tuple[int, ...] = (), unit_id: int | None = None,
+                    roles: list[str] | tuple[str, ...] = ()) -> list[int]:
+    """Active users: the given ids, the accounts of a unit's people (sub-units included), holders of roles."""
+    ids: list[int] = list(user_ids)
+    if unit_id is not None:
+        unit = await s.get(Unit, unit_id)
+        if unit is not None:
+            ids += [u for u in (await s.scalars(
+                select(Person.user_id).join(Unit, Unit.id == Person.unit_id)
+                .where(Unit.path.startswith(unit.path), Person.user_id.is_not(None)).order_by(Person.id))).all()
+                if u is not None]
+    wanted_roles = set(roles)
+    active: dict[int, list[str]] = {uid: list(r or []) for uid, r in (await s.execute(
+        select(User.id, User.roles).where(User.is_active.is_(True)))).all()}
+    if wanted_roles:
+        ids += [uid for uid, r in sorted(active.items()) if wanted_roles.intersection(r)]
+    return [u for u in dict.fromkeys(ids) if u in active]
+
+
+def _local(t: dt.datetime | None) -> str:
+    return t.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if t else "—"
+
+
+async def open_warning(uow: UnitOfWork, rule: WarningRule, src: MonitoringSource, hit: Hit, *,
+                       now: dt.datetime) -> WarningRecord | None:
+    """Insert the warning unless one for (rule, source) is not closed yet; notify and announce it."""
+    s = uow.session
+    feature = await s.get(MapFeature, src.map_feature_id)
+    lon, lat = feature_point(feature)
+    props = feature.properties if feature is not None else {}
+    address = props.get("address") or props.get("district")
+    unit = metric_unit(rule.metric)
+    mname = metric_name(rule.metric)
+    level_zh = LEVEL_ZH[rule.level]
+    if rule.kind == "missing":
+        title = f"{src.name} {mname}数据缺失"
+        what = f"{mname}已超过{rule.missing_minutes}分钟无数据（最后一次：{_local(hit.at)}）"
+        threshold = float(rule.missing_minutes or 0)
+    elif rule.kind == "rate":
+        rate = hit.details.get("rate")
+        per = "分钟" if rule.rate_per == "minute" else "小时"
+        title = f"{src.name} {mname}突变"
+        what = (f"{mname} {_fmt(hit.value)}{unit}，变化率 {_fmt(rate)}{unit}/{per}，"
+                f"阈值 {rule.op}{_fmt(rule.threshold)}{unit}/{per}")
+        threshold = rule.threshold
+    else:
+        title = f"{src.name} {mname}{'超标' if rule.op in ('>', '>=') else '低于限值'}"
+        span = ""
+        if rule.kind == "sustained":
+            span = f"，已连续{rule.sustain_count}个读数" if rule.sustain_count else \
+                f"，已持续{hit.details.get('minutes')}分钟"
+        what = f"{mname} {_fmt(hit.value)}{unit}，阈值 {rule.op}{_fmt(rule.threshold)}{unit}{span}"
+        threshold = rule.threshold
+    place = address or ""
+    coords = f"（{lon:.5f}, {lat:.5f}）" if lon is not None and lat is not None else ""
+    message = (f"【{level_zh}预警】{src.name}，位置：{place}{coords}；{what}；监测时间 {_local(hit.at)}；"
+               f"规则：{rule.name}。")
+    values = {"rule_id": rule.id, "source_id": src.id, "open_key": open_key(rule.id, src.id), "state": "open",
+              "level": rule.level, "kind": rule.kind, "title": title[:300], "message": message,
+              "source_name": src.name, "metric": rule.metric, "value": hit.value, "threshold": threshold,
+              "op": rule.op, "unit": unit, "lon": lon, "lat": lat, "address": address, "observed_at": hit.at,
+              "details": {**hit.details, "condition": condition_text(rule), "rule_name": rule.name,
+                          "feature_id": src.map_feature_id, "source_code": src.code},
+              "created_at": now, "escalation_level": 0}
+    stmt = (_dialect_insert(s, WarningRecord.__table__).values(**values)
+            .on_conflict_do_nothing(index_elements=["open_key"]).returning(WarningRecord.__table__.c.id))
+    wid = (await s.execute(stmt)).scalar()
+    if wid is None:
+        return None  # another writer opened it first
+    w = await s.get(WarningRecord, wid)
+    assert w is not None
+    responsible = await users_for(s, user_ids=rule.responsible_user_ids or [], unit_id=rule.responsible_unit_id)
+    duty = await users_for(s, roles=[DUTY_ROLE]) if rule.notify_duty else []
+    recipients = [(u, "responsible") for u in responsible] + [(u, "duty") for u in duty if u not in responsible]
+    s.add_all([WarningRecipient(warning_id=w.id, user_id=u, role=role, notified_at=now) for u, role in recipients])
+    await notify(uow, user_ids=[u for u, _ in recipients], title=f"{level_zh}预警：{title}", body=message,
+                 level=rule.level, subject_type="warning", subject_id=w.id)
+    uow.emit("warning.opened", subject_type="warning", subject_id=w.id,
+             payload=jsonable({"warning": warning_summary(w), "recipients": len(recipients)}),
+             audience=WARNINGS_AUDIENCE)
+    return w
+
+
+def warning_summary(w: WarningRecord) -> dict[str, Any]:
+    return {"id": w.id, "level": w.level, "title": w.title, "source_id": w.source_id, "source_name": w.source_name,
+            "metric": w.metric, "metric_name": metric_name(w.metric), "unit": w.unit, "value": w.value,
+            "threshold": w.threshold, "op": w.op, "kind": w.kind, "lon": w.lon, "lat": w.lat,
+            "address": w.address, "observed_at": w.observed_at, "created_at": w.created_at, "state": w.state,
+            "rule_id": w.rule_id, "acked_at": w.acked_at, "closed_at": w.closed_at,
+            "escalation_level": w.escalation_level, "alarm_id": w.alarm_id}
+
+
+# --- the periodic checker -------------------------------------------------------------------------------------
+
+async def check_missing(svc: Services, now: dt.datetime) -> list[int]:
+    async with svc.db.read() as s:
+        rules = (await s.scalars(select(WarningRule).where(WarningRule.enabled.is_(True),
+                                                           WarningRule.kind == "missing"))).all()
+        if not rules:
+            return []
+        due: list[tuple[int, int, Hit]] = []
+        for rule in rules:
+            q = select(MonitoringSource).where(MonitoringSource.active.is_(True))
+            q = q.where(MonitoringSource.id == rule.scope_source_id) if rule.scope_source_id is not None else \
+                q.where(MonitoringSource.feature_kind == rule.scope_kind)
+            srcs = [x for x in (await s.scalars(q)).all() if rule.metric in x.metrics]
+            if not srcs:
+                continue
+            last = dict((await s.execute(select(MetricState.source_id, MetricState.last_at).where(
+                MetricState.metric == rule.metric, MetricState.source_id.in_([x.id for x in srcs])))).all())
+            limit = dt.timedelta(minutes=rule.missing_minutes or 0)
+            keys = [open_key(rule.id, x.id) for x in srcs]
+            already = set((await s.scalars(select(WarningRecord.open_key)
+                                           .where(WarningRecord.open_key.in_(keys)))).all())
+            for x in srcs:
+                seen = last.get(x.id)
+                since = seen or x.created_at
+                if now - since > limit and open_key(rule.id, x.id) not in already:
+                    due.append((rule.id, x.id, Hit(None, seen, {
+                        "last_at": seen.isoformat() if seen else None,
+                        "silent_minutes": round((now - since).total_seconds() / 60, 1)})))
+    opened: list[int] = []
+    if not due:
+        return opened
+    async with svc.write(CHECKER) as uow:
+        for rule_id, sid, hit in due:
+            rule = await uow.session.get(WarningRule, rule_id)
+            src = await uow.session.get(MonitoringSource, sid)
+            if rule is None or src is None:
+                continue
+            w = await open_warning(uow, rule, src, hit, now=now)
+            if w is not None:
+                opened.append(w.id)
+    return opened
+
+
+async def escalate_due(svc: Services, now: dt.datetime) -> list[int]:
+    async with svc.db.read() as s:
+        rows = (await s.execute(select(WarningRecord.id, WarningRecord.created_at, WarningRule.escalate_after_min)
+                                .join(WarningRule, WarningRule.id == WarningRecord.rule_id)
+                                .where(WarningRecord.state == "open", WarningRecord.escalation_level == 0,
+                                       WarningRule.escalate_after_min.is_not(None)))).all()
+    due = [wid for wid, created, after in rows if now - created >= dt.timedelta(minutes=after)]
+    done: list[int] = []
+    for wid in due:
+        async with svc.write(CHECKER) as uow:
+            s = uow.session
+            claimed = await s.execute(update(WarningRecord).where(
+                WarningRecord.id == wid, WarningRecord.state == "open", WarningRecord.escalation_level == 0
+            ).values(escalation_level=1, escalated_at=now))
+            if claimed.rowcount != 1:
+                continue  # acknowledged meanwhile, or another process escalated it
+            w = await s.get(WarningRecord, wid)
+            rule = await s.get(WarningRule, w.rule_id) if w is not None and w.rule_id else None
+            if w is None or rule is None:
+                continue
+            await s.refresh(w)
+            have = set((await s.scalars(select(WarningRecipient.user_id)
+                                        .where(WarningRecipient.warning_id == wid))).all())
+            targets = [u for u in await users_for(s, user_ids=rule.escalate_to_user_ids or [],
+                                                  roles=rule.escalate_to_roles or []) if u not in have]
+            s.add_all([WarningRecipient(warning_id=wid, user_id=u, role="escalation", notified_at=now)
+                       for u in targets])
+            minutes = rule.escalate_after_min
+            await notify(uow, user_ids=targets, title=f"预警升级：{w.title}",
+                         body=f"{minutes}分钟内无人确认，已升级通知。{w.message}", level=w.level,
+                         subject_type="warning", subject_id=wid)
+            uow.emit("warning.escalated", subject_type="warning", subject_id=wid,
+                     payload=jsonable({"warning": warning_summary(w), "to_user_ids": targets, "after_min": minutes}),
+                     audience=WARNINGS_AUDIENCE)
+            done.append(wid)
+    return done
+
+
+async def run_checks(svc: Services, now: dt.datetime | None = None) -> dict[str, list[int]]:
+    """One pass of the periodic checker (also called directly by tests with an injected clock)."""
+    now = now or dt.datetime.now(dt.UTC)
+    return {"missing": await check_missing(svc, now), "escalated": await escalate_due(svc, now)}
+
+
+async def threshold_lines(s: AsyncSession, src: MonitoringSource, metric: str) -> list[dict[str, Any]]:
+    rules = (await s.scalars(select(WarningRule).where(
+        WarningRule.enabled.is_(True), WarningRule.metric == metric, WarningRule.kind.in_(("threshold", "sustained")),
+        or_(WarningRule.scope_source_id == src.id, WarningRule.scope_kind == src.feature_kind)))).all()
+    return [{"rule_id": r.id, "name": r.name, "level": r.level, "op": r.op, "value": r.threshold}
+            for r in rules if rule_applies(r, src) and r.threshold is not None and r.op is not None]

@@ -1,0 +1,68 @@
+export default {
+  'zh-CN': {
+    nav: { warnings: '预警管理' },
+    warnings: {
+      title: '预警管理',
+      tabs: { list: '预警列表', rules: '预警规则', stations: '监测曲线' },
+      state: { open: '未确认', acked: '已确认', closed: '已关闭', all: '全部' },
+      level: { red: '红色', orange: '橙色', yellow: '黄色', blue: '蓝色' },
+      kind: { threshold: '阈值', sustained: '持续超限', rate: '变化率', missing: '数据缺失' },
+      col: {
+        level: '级别', title: '预警', source: '监测对象', metric: '指标', value: '监测值', threshold: '阈值',
+        time: '预警时间', state: '状态', actions: '操作', location: '位置',
+      },
+      ack: '确认', close: '关闭', toAlarm: '转警情', cap: 'CAP导出', detail: '详情',
+      acked: '已确认', myAck: '我已确认', closeReason: '关闭原因（可选）', closeTitle: '关闭预警',
+      confirmToAlarm: '将此预警转为警情（渠道：监测站报警）？', converted: '已转为警情 #{id}',
+      newWarning: '新预警：{title}', recipients: '通知对象', role: { responsible: '责任人', duty: '值班员', escalation: '升级', other: '其他' },
+      escalated: '已升级', noData: '暂无预警', sound: '声音提示', filterLevel: '级别',
+      rules: {
+        add: '新建规则', edit: '编辑规则', name: '规则名称', scope: '适用范围', scopeKind: '按对象类型',
+        scopeSource: '指定监测对象', metric: '监测指标', kind: '规则类型', op: '比较', threshold: '阈值',
+        sustainCount: '连续读数', sustainMinutes: '持续分钟', sustainBy: '持续方式', byCount: '按读数个数', byMinutes: '按时长',
+        ratePer: '变化率单位', perMinute: '每分钟', perHour: '每小时', missingMinutes: '无数据分钟数', level: '预警级别',
+        responsible: '责任人', unit: '责任单位ID', notifyDuty: '通知值班员', escalateAfter: '超时升级（分钟）',
+        escalateUsers: '升级通知人', escalateRoles: '升级通知角色', enabled: '启用', condition: '条件',
+        deleteConfirm: '删除规则“{name}”？', saved: '已保存', description: '说明',
+      },
+      stations: {
+        source: '监测对象', metric: '指标', range: '时间范围', last: '最新值', points: '数据点',
+        threshold: '阈值线', noData: '该时段无数据', avg: '均值', minmax: '最小/最大', days1: '近24小时', days3: '近3天', days7: '近7天',
+      },
+      bell: { title: '通知', empty: '暂无未读通知', ackAll: '全部已读', ack: '已读' },
+    },
+  },
+  en: {
+    nav: { warnings: 'Warnings' },
+    warnings: {
+      title: 'Early warnings',
+      tabs: { list: 'Warnings', rules: 'Rules', stations: 'Station charts' },
+      state: { open: 'Open', acked: 'Acknowledged', closed: 'Closed', all: 'All' },
+      level: { red: 'Red', orange: 'Orange', yellow: 'Yellow', blue: 'Blue' },
+      kind: { threshold: 'Threshold', sustained: 'Sustained', rate: 'Rate of change', missing: 'Missing data' },
+      col: {
+        level: 'Level', title: 'Warning', source: 'Source', metric: 'Metric', value: 'Value', threshold: 'Threshold',
+        time: 'Raised', state: 'State', actions: 'Actions', location: 'Location',
+      },
+      ack: 'Acknowledge', close: 'Close', toAlarm: 'To alarm', cap: 'CAP export', detail: 'Details',
+      acked: 'Acknowledged', myAck: 'I acknowledged', closeReason: 'Reason (optional)', closeTitle: 'Close warning',
+      confirmToAlarm: 'Turn this warning into an alarm (channel: monitoring)?', converted: 'Converted to alarm #{id}',
+      newWarning: 'New warning: {title}', recipients: 'Recipients', role: { responsible: 'Responsible', duty: 'Duty officer', escalation: 'Escalation', other: 'Other' },
+      escalated: 'Escalated', noData: 'No warnings', sound: 'Sound alert', filterLevel: 'Level',
+      rules: {
+        add: 'New rule', edit: 'Edit rule', name: 'Name', scope: 'Applies to', scopeKind: 'Kind of source',
+        scopeSource: 'One source', metric: 'Metric', kind: 'Rule kind', op: 'Operator', threshold: 'Threshold',
+        sustainCount: 'Consecutive readings', sustainMinutes: 'Minutes', sustainBy: 'Sustained by', byCount: 'Readings', byMinutes: 'Duration',
+        ratePer: 'Rate per', perMinute: 'minute', perHour: 'hour', missingMinutes: 'Minutes without data', level: 'Level',
+        responsible: 'Responsible users', unit: 'Responsible unit id', notifyDuty: 'Notify duty officers', escalateAfter: 'Escalate after (min)',
+        escalateUsers: 'Escalate to users', escalateRoles: 'Escalate to roles', enabled: 'Enabled', condition: 'Condition',
+        deleteConfirm: 'Delete rule "{name}"?', saved: 'Saved', description: 'Description',
+      },
+      stations: {
+        source: 'Source', metric: 'Metric', range: 'Range', last: 'Latest', points: 'Points',
+        threshold: 'Threshold', noData: 'No data in this range', avg: 'Average', minmax: 'Min/max', days1: 'Last 24 h', days3: 'Last 3 days', days7: 'Last 7 days',
+      },
+      bell: { title: 'Notifications', empty: 'No unread notifications', ackAll: 'Mark all read', ack: 'Read' },
+    },
+  },
+}
