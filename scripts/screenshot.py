@@ -29,6 +29,15 @@ async def main(url: str) -> None:
         await page.goto(url + "/console/events")
         await page.wait_for_timeout(1500)
         await page.screenshot(path=str(OUT / "console-events.png"))
+        await page.goto(url + "/console/incidents/1")
+        await page.wait_for_timeout(3000)
+        await page.screenshot(path=str(OUT / "incident-workspace.png"))
+        await page.goto(url + "/console/map")
+        await page.wait_for_timeout(3000)
+        await page.screenshot(path=str(OUT / "map.png"))
+        await page.goto(url + "/console")
+        await page.wait_for_timeout(2500)
+        await page.screenshot(path=str(OUT / "console-home.png"))
         await b.close()
 
 

@@ -24,6 +24,9 @@ class Alarm(Base):
         # An external system's retry must never create a second alarm: check first, this closes the race.
         UniqueConstraint("external_source", "external_id", name="uq_alarms_external"),
         Index("ix_alarms_type_status_event_at", "event_type", "status", "event_at"),
+        # The list's usual pages: open alarms newest first, and one type over a time range (bench/api_latency.py).
+        Index("ix_alarms_status_received", "status", "received_at", "id"),
+        Index("ix_alarms_type_received", "event_type", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

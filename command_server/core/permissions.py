@@ -56,6 +56,10 @@ GRANTS: dict[str, set[str]] = {
     "plans:read": _RESPONDERS,
     "plans:write": {"admin", "operator"},
     "response:start": _STAFF,
+    # cameras and video (COM-1, COM-3, COM-7, MAP-7)
+    "cameras:read": _RESPONDERS | {"screen"},
+    "cameras:write": {"admin", "operator"},
+    "cameras:record": _STAFF,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -321,8 +321,9 @@ def generate() -> tuple[list[_Row], list[tuple[str, LineString, dict[str, Any]]]
     # risk sources: the chemical park in 临港区 by the river mouth, more plants in 滨海新区 and along rivers
     chems = [c for c in dispersion.list_chemicals() if c.name_zh]
     park = (121.70, 30.88)
-    for i in range(46):
-        lon, lat = g.point_near(park if i < 26 else g.district_centre((1, 1, 1, 3, 1, 2)), 0.02 if i < 26 else 0.03)
+    # 120 chemical plants + 46 hazardous-waste sites + 34 sewage plants = the 200 risk sources of issue 3.
+    for i in range(120):
+        lon, lat = g.point_near(park if i < 26 else g.district_centre((1, 1, 1, 3, 1, 2)), 0.02 if i < 26 else 0.04)
         name = g.unique(lambda: f"滨江{g.place()}{g.r.choice(PLANT_SUFFIXES)}")
         stored = [{"name": c.name_zh, "cas": c.cas, "quantity_t": round(g.r.uniform(0.5, 120), 1)}
                   for c in g.r.sample(chems, g.r.randint(1, 3))]
@@ -330,13 +331,13 @@ def generate() -> tuple[list[_Row], list[tuple[str, LineString, dict[str, Any]]]
             **district_props(lon, lat), risk_level=g.r.choices(("major", "high", "general"), (2, 3, 5))[0],
             chemicals=stored, employees=g.r.randint(30, 1500), contact=g.person(), phone=g.mobile(),
             in_park=i < 26)
-    for _ in range(20):
-        lon, lat = g.point_near(g.district_centre((1, 1, 1, 2, 1, 3)), 0.04)
+    for _ in range(46):
+        lon, lat = g.point_near(g.district_centre((1, 1, 1, 2, 1, 3)), 0.05)
         name = g.unique(lambda: f"{g.place()}{g.r.choice(('危险废物处置中心', '危废暂存库', '固废综合处置场'))}")
         add("risk_sources", "hazardous_waste", name, Point(round(lon, 6), round(lat, 6)),
             **district_props(lon, lat), risk_level=g.r.choices(("major", "high", "general"), (1, 3, 4))[0],
             capacity_t_a=g.r.randint(5, 300) * 100, contact=g.person(), phone=g.mobile())
-    for i in range(18):
+    for i in range(34):
         river_name, line, _ = river_list[i % 3]
         lon, lat = _on_river(g, line, g.r.uniform(0.1, 0.95), 900)
         dist = district_of(lon, lat)[0]

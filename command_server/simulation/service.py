@@ -28,6 +28,7 @@ from ..geo.index import GeoIndex
 from ..geo.kinds import kind_label
 from ..geo.schemas import TraceIn
 from ..geo.service import MAP_AUDIENCE, input_errors, reach_hydraulics, trace
+from ..incidents.models import Incident
 from .models import SimulationRun
 from .schemas import DispersionIn, RiverRunIn, RunsQuery
 
@@ -232,6 +233,9 @@ async def run_river(svc: Services, index: GeoIndex, actor: AnyActor, body: River
 async def _store(svc: Services, actor: AnyActor, kind: str, incident_id: int | None, inputs: dict[str, Any],
                  summary: dict[str, Any], zones: dict[str, Any] | None, details: dict[str, Any]) -> SimulationRun:
     async with svc.write(actor) as uow:
+        if incident_id is not None and await uow.session.get(Incident, incident_id) is None:
+            raise ApiError(422, "unknown_incident", f"incident {incident_id} does not exist",
+                           {"errors": [{"loc": ["body", "incident_id"], "msg": "no such incident"}]})
         run = SimulationRun(kind=kind, incident_id=incident_id, inputs=inputs, summary=summary, zones=zones,
                             details=details, created_by=actor.user_id, created_by_name=actor.username)
         uow.session.add(run)

@@ -85,23 +85,30 @@ async def test_possible_zone_is_flagged(api: Api) -> None:
 
 async def test_run_is_stored_and_on_the_incident_timeline(api: Api) -> None:
     op = await api.as_user("commander")
-    r = await op.post("/api/v1/dispersion/plume", json={**AMMONIA, "incident_id": 42})
+    r = await op.post("/api/v1/dispersion/plume", json={**AMMONIA, "incident_id": 999_999})
+    assert r.status == 422
+    assert (await r.json())["error"]["code"] == "unknown_incident"
+    r = await op.post("/api/v1/incidents", json={"title": "液氨泄漏", "type": "hazchem_leak",
+                                                 "lon": AMMONIA["release"]["lon"], "lat": AMMONIA["release"]["lat"]})
+    assert r.status == 201, await r.text()
+    incident_id = (await r.json())["id"]
+    r = await op.post("/api/v1/dispersion/plume", json={**AMMONIA, "incident_id": incident_id})
     run = await r.json()
     rid = run["run_id"]
     r = await op.get(f"/api/v1/dispersion/runs/{rid}")
     assert r.status == 200
     stored = await r.json()
-    assert stored["kind"] == "plume" and stored["incident_id"] == 42
+    assert stored["kind"] == "plume" and stored["incident_id"] == incident_id
     assert stored["inputs"]["chemical"] == "氨" and stored["inputs"]["release"]["rate_gps"] == 5000
     assert stored["zones"] == run["zones"] and stored["summary"] == run["summary"]
     assert stored["created_by_name"] == "commander"
     await op.post("/api/v1/dispersion/plume", json=AMMONIA)  # no incident
-    listed = await (await op.get("/api/v1/dispersion/runs?incident_id=42")).json()
+    listed = await (await op.get(f"/api/v1/dispersion/runs?incident_id={incident_id}")).json()
     assert [x["id"] for x in listed] == [rid]
     assert len(await (await op.get("/api/v1/dispersion/runs")).json()) == 2
-    events = (await (await op.get("/api/v1/events?incident_id=42")).json())["items"]
+    events = (await (await op.get(f"/api/v1/events?incident_id={incident_id}&type=simulation.")).json())["items"]
     assert [e["type"] for e in events] == ["simulation.completed"]
-    assert events[0]["payload"]["run_id"] == rid and events[0]["incident_id"] == 42
+    assert events[0]["payload"]["run_id"] == rid and events[0]["incident_id"] == incident_id
     assert events[0]["payload"]["summary"]["stability"] == "D"
     assert (await op.get("/api/v1/dispersion/runs/99999")).status == 404
     # the big screen may look at runs
@@ -178,8 +185,10 @@ async def test_nan_and_missing_body(api: Api) -> None:
 
 async def test_river_run(api: Api) -> None:
     op = await api.as_user("operator")
+    r = await op.post("/api/v1/incidents", json={"title": "河道泄漏", "type": "water", "lon": 121.4, "lat": 31.0})
+    incident_id = (await r.json())["id"]
     body = {"mass_kg": 1000, "velocity_ms": 0.5, "dispersion_m2s": 50, "area_m2": 1000,
-            "distances_m": [1000, 5000, 20000], "threshold_mg_l": 0.01, "incident_id": 7}
+            "distances_m": [1000, 5000, 20000], "threshold_mg_l": 0.01, "incident_id": incident_id}
     r = await op.post("/api/v1/dispersion/river", json=body)
     assert r.status == 201, await r.text()
     run = await r.json()
@@ -195,7 +204,7 @@ async def test_river_run(api: Api) -> None:
         assert peak_on_curve == pytest.approx(p["peak_mg_l"], rel=0.05)
     assert [p["peak_mg_l"] for p in pts] == sorted([p["peak_mg_l"] for p in pts], reverse=True)
     assert run["summary"]["first_arrival_s"] == pts[0]["arrival_s"]
-    events = (await (await op.get("/api/v1/events?incident_id=7")).json())["items"]
+    events = (await (await op.get(f"/api/v1/events?incident_id={incident_id}&type=simulation.")).json())["items"]
     assert events[0]["type"] == "simulation.completed" and events[0]["payload"]["kind"] == "river"
     # with a spill point on a river: the river's hydraulics and the downstream facilities
     await op.post("/api/v1/gis/rivers", json={"name": "试验河", "geometry": {

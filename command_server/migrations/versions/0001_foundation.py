@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 00:49:05.681112
+Create Date: 2026-11-22 01:08:29.248084
 """
 from __future__ import annotations
 
@@ -230,6 +230,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_alarms_routed_to_unit_id'), ['routed_to_unit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_alarms_source_warning_id'), ['source_warning_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_alarms_status'), ['status'], unique=False)
+        batch_op.create_index('ix_alarms_status_received', ['status', 'received_at', 'id'], unique=False)
+        batch_op.create_index('ix_alarms_type_received', ['event_type', 'received_at'], unique=False)
         batch_op.create_index('ix_alarms_type_status_event_at', ['event_type', 'status', 'event_at'], unique=False)
 
     op.create_table('auth_sessions',
@@ -780,6 +782,8 @@ def downgrade() -> None:
     op.drop_table('auth_sessions')
     with op.batch_alter_table('alarms', schema=None) as batch_op:
         batch_op.drop_index('ix_alarms_type_status_event_at')
+        batch_op.drop_index('ix_alarms_type_received')
+        batch_op.drop_index('ix_alarms_status_received')
         batch_op.drop_index(batch_op.f('ix_alarms_status'))
         batch_op.drop_index(batch_op.f('ix_alarms_source_warning_id'))
         batch_op.drop_index(batch_op.f('ix_alarms_routed_to_unit_id'))
