@@ -164,7 +164,20 @@ class Realtime:
             return
         encoded = self.sio.packet_class(sio_packet.EVENT, namespace=ns, data=["event", data]).encode()
         pkts = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])]
+        frames = [p.encode() for p in pkts]
+        sockets = self.sio.eio.sockets
         for _sid, eio_sid in list(self.sio.manager.get_participants(ns, rooms)):
+            sock = sockets.get(eio_sid)
+            ws = getattr(sock, "_ecs_ws", None)
+            # Straight onto the websocket when nothing is queued for it (so order is kept): no queue, no
+            # writer-task wake-up, no per-socket encode. Anything else takes engineio's normal path.
+            if ws is not None and sock.upgraded and not sock.upgrading and not sock.closed and sock.queue.empty():
+                try:
+                    for frame in frames:
+                        await ws.send(frame)
+                except Exception:  # a socket closing under us: engineio's own reader notices and cleans up
+                    log.debug("direct send to %s failed", eio_sid)
+                continue
             for pkt in pkts:
                 await self.sio._send_eio_packet(eio_sid, pkt)
 
@@ -206,6 +219,20 @@ async def _poll_without_task(self: Any) -> list[Any]:
             break
     return packets
 
+
+_original_websocket_handler = eio_async_socket.AsyncSocket._websocket_handler
+
+
+async def _remember_websocket(self: Any, ws: Any) -> Any:
+    """Keep the socket's websocket reachable for the direct fan-out path in ``Realtime._fan_out``."""
+    self._ecs_ws = ws
+    try:
+        return await _original_websocket_handler(self, ws)
+    finally:
+        self._ecs_ws = None
+
+
+eio_async_socket.AsyncSocket._websocket_handler = _remember_websocket  # type: ignore[method-assign]
 
 # Only replace the library's poll while it is the wait_for version we measured (python-engineio 4.x on 3.11).
 if "wait_for" in eio_async_socket.AsyncSocket.poll.__code__.co_names:
