@@ -36,7 +36,6 @@ const consoleChildren = CONSOLE_MODULES.map((m) => {
   const meta = { module: m.key, perm: m.perm }
   const mod = moduleFor(m.key)
   if (mod?.view) return { path: m.path, name: `console-${m.key}`, component: mod.view, meta }
-  if (m.key === 'home') return { path: '', name: 'console-home', component: () => import('@/views/console/HomeView.vue'), meta }
   if (m.key === 'contacts') return { path: m.path, name: 'console-contacts', component: () => import('@/views/console/ContactsView.vue'), meta }
   if (m.key === 'events') return { path: m.path, name: 'console-events', component: () => import('@/views/console/EventsView.vue'), meta }
   return { path: m.path, name: `console-${m.key}`, component: Placeholder, meta }
