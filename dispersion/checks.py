@@ -49,6 +49,11 @@ def positive_scalar(value: Any, name: str) -> float:
     return float(arr)
 
 
+def mixing_height(value: float | None) -> float | None:
+    """An optional mixing-layer height: None (no lid) or a positive number of metres."""
+    return None if value is None else positive_scalar(value, "mixing_height_m")
+
+
 def non_negative_scalar(value: Any, name: str) -> float:
     arr = non_negative(value, name)
     if arr.ndim != 0:

@@ -10,10 +10,6 @@ from .gaussian import horizontal_factor, vertical_factor
 from .sigmas import briggs_sigmas
 
 
-def _mixing_height(value: float | None) -> float | None:
-    return None if value is None else checks.positive_scalar(value, "mixing_height_m")
-
-
 def plume_concentration(
     q_gps: ArrayLike,
     u_ms: ArrayLike,
@@ -37,7 +33,7 @@ def plume_concentration(
     y = checks.as_float_array(y_m, "y_m")
     z = checks.non_negative(z_m, "z_m")
     h = checks.non_negative(source_height_m, "source_height_m")
-    zi = _mixing_height(mixing_height_m)
+    zi = checks.mixing_height(mixing_height_m)
     downwind = x > 0.0
     x_safe = np.where(downwind, x, 1.0)  # keeps σ > 0 where the result is masked anyway
     sy, sz = briggs_sigmas(x_safe, stability, terrain)
@@ -62,7 +58,7 @@ def crosswind_integrated_concentration(
     x = checks.as_float_array(x_m, "x_m")
     z = checks.non_negative(z_m, "z_m")
     h = checks.non_negative(source_height_m, "source_height_m")
-    zi = _mixing_height(mixing_height_m)
+    zi = checks.mixing_height(mixing_height_m)
     downwind = x > 0.0
     _, sz = briggs_sigmas(np.where(downwind, x, 1.0), stability, terrain)
     return np.where(downwind, (q / u) * vertical_factor(z, h, sz, zi), 0.0)

@@ -20,10 +20,6 @@ from .gaussian import horizontal_factor, vertical_factor
 from .sigmas import briggs_sigmas
 
 
-def _zi(value: float | None) -> float | None:
-    return None if value is None else checks.positive_scalar(value, "mixing_height_m")
-
-
 def puff_concentration(
     mass_g: ArrayLike,
     u_ms: ArrayLike,
@@ -44,7 +40,7 @@ def puff_concentration(
     y = checks.as_float_array(y_m, "y_m")
     z = checks.non_negative(z_m, "z_m")
     h = checks.non_negative(source_height_m, "source_height_m")
-    zi = _zi(mixing_height_m)
+    zi = checks.mixing_height(mixing_height_m)
     travelled = u * t
     active = (t > 0.0) & (x > 0.0)
     sy, sz = briggs_sigmas(np.where(travelled > 0.0, travelled, 1.0), stability, terrain)
@@ -76,7 +72,7 @@ def puff_peak_concentration(
     y = checks.as_float_array(y_m, "y_m")
     z = checks.non_negative(z_m, "z_m")
     h = checks.non_negative(source_height_m, "source_height_m")
-    zi = _zi(mixing_height_m)
+    zi = checks.mixing_height(mixing_height_m)
     downwind = x > 0.0
     sy, sz = briggs_sigmas(np.where(downwind, x, 1.0), stability, terrain)
     peak_x = 1.0 / (np.sqrt(2.0 * np.pi) * sy)
@@ -107,7 +103,7 @@ def puff_dose(
     y = checks.as_float_array(y_m, "y_m")
     z = checks.non_negative(z_m, "z_m")
     h = checks.non_negative(source_height_m, "source_height_m")
-    zi = _zi(mixing_height_m)
+    zi = checks.mixing_height(mixing_height_m)
     downwind = x > 0.0
     sy, sz = briggs_sigmas(np.where(downwind, x, 1.0), stability, terrain)
     return np.where(downwind, (m / u) * horizontal_factor(y, sy) * vertical_factor(z, h, sz, zi), 0.0)
