@@ -43,7 +43,7 @@ system-deps:
 	@scripts/system-deps.sh
 
 lint: deps-test
-	$(BIN)/ruff check command_server gis dispersion tests bench
+	$(BIN)/ruff check command_server gis dispersion media_gateway tests bench
 
 clean:
 	rm -rf $(VENV) $(CONSOLE)/node_modules $(CONSOLE)/dist

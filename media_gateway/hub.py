@@ -1,0 +1,325 @@
+"""The stream hub: a source produces encoded packets once, any number of sinks subscribe.
+
+Everything here runs on the event loop (sources hand packets over with ``call_soon_threadsafe``). Each subscriber has
+a bounded queue; one that falls behind loses its queue and waits for the next keyframe, so it never blocks the
+source or the other subscribers. The stream keeps the latest GOP so a new subscriber starts on a keyframe at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Protocol
+
+import av
+
+log = logging.getLogger("media_gateway.hub")
+
+GOP_MAX_PACKETS = 1500  # guards memory against a source that never sends a keyframe
+GOP_MAX_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class MediaPacket:
+    """One encoded packet as the source produced it. ``packet`` is shared between sinks: read it, never mutate it
+    (copy with ``av.Packet(bytes(p))`` to mux or re-time)."""
+
+    kind: str  # "video" | "audio"
+    packet: av.Packet
+    pts: int
+    dts: int
+    time_base: Fraction
+    keyframe: bool
+    size: int
+    wall: float  # time.time() at arrival
+    mono: float  # time.monotonic() at arrival
+
+    @property
+    def seconds(self) -> float:
+        return float(self.dts * self.time_base)
+
+
+@dataclass(slots=True)
+class StreamInfo:
+    codec: str  # FFmpeg codec name: "h264" | "hevc"
+    width: int
+    height: int
+    fps: float | None
+    time_base: Fraction
+    extradata: bytes | None = None
+    profile: str | None = None
+    pix_fmt: str | None = None
+    audio_codec: str | None = None  # "aac" | "pcm_alaw" | "pcm_mulaw" | ...
+    audio_rate: int | None = None
+    audio_channels: int | None = None
+    audio_time_base: Fraction | None = None
+    audio_extradata: bytes | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"codec": self.codec, "width": self.width, "height": self.height, "fps": self.fps,
+                "profile": self.profile, "audio_codec": self.audio_codec}
+
+
+@dataclass(slots=True)
+class Reset:
+    """Put in a subscriber's queue when the source (re)connects: the codec parameters may have changed and the
+    timestamps restart. ``info`` is None when the source went away."""
+
+    info: StreamInfo | None
+
+
+class Source(Protocol):
+    def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class Subscriber:
+    def __init__(self, stream: Stream, name: str, maxsize: int, video_only: bool) -> None:
+        self.stream = stream
+        self.name = name
+        self.maxsize = maxsize
+        self.video_only = video_only
+        self.queue: collections.deque[MediaPacket | Reset] = collections.deque()
+        self.dropped = 0
+        self.delivered = 0
+        self.waiting_keyframe = True
+        self.closed = False
+        self._event = asyncio.Event()
+
+    def _push(self, item: MediaPacket | Reset) -> None:
+        self.queue.append(item)
+        self._event.set()
+
+    def offer(self, mp: MediaPacket) -> None:
+        if self.closed or (self.video_only and mp.kind != "video"):
+            return
+        if self.waiting_keyframe:
+            if not (mp.kind == "video" and mp.keyframe):
+                return
+            self.waiting_keyframe = False
+        if len(self.queue) >= self.maxsize:
+            # Too slow: drop everything queued and resume at the next keyframe (the decoder needs one anyway).
+            self.dropped += sum(1 for x in self.queue if isinstance(x, MediaPacket)) + 1
+            resets = [x for x in self.queue if isinstance(x, Reset)]
+            self.queue.clear()
+            self.queue.extend(resets[-1:])
+            if mp.kind == "video" and mp.keyframe:
+                self._push(mp)
+            else:
+                self.waiting_keyframe = True
+            return
+        self._push(mp)
+
+    def reset(self, info: StreamInfo | None) -> None:
+        if self.closed:
+            return
+        self.queue = collections.deque(x for x in self.queue if isinstance(x, MediaPacket))
+        self._push(Reset(info))
+        self.waiting_keyframe = True
+
+    async def get(self) -> MediaPacket | Reset | None:
+        """The next packet or reset; None once unsubscribed."""
+        while not self.queue:
+            if self.closed:
+                return None
+            self._event.clear()
+            await self._event.wait()
+        self.delivered += 1
+        return self.queue.popleft()
+
+    def get_nowait(self) -> MediaPacket | Reset | None:
+        return self.queue.popleft() if self.queue else None
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._event.set()
+            self.stream.unsubscribe(self)
+
+
+@dataclass
+class _Window:
+    span_s: float = 5.0
+    items: collections.deque[tuple[float, int, bool, bool]] = field(default_factory=collections.deque)
+
+    def add(self, mono: float, size: int, video: bool, key: bool) -> None:
+        self.items.append((mono, size, video, key))
+        while self.items and mono - self.items[0][0] > self.span_s:
+            self.items.popleft()
+
+
+class Stream:
+    """A hub entry: one source, many subscribers, the latest GOP and the statistics."""
+
+    def __init__(self, key: str, source_factory: Callable[[Stream], Source], *, idle_timeout_s: float = 30.0,
+                 always_on: bool = False) -> None:
+        self.key = key
+        self._factory = source_factory
+        self.idle_timeout_s = idle_timeout_s
+        self.always_on = always_on
+        self.source: Source | None = None
+        self.info: StreamInfo | None = None
+        self.subscribers: set[Subscriber] = set()
+        self.gop: list[MediaPacket] = []
+        self._gop_bytes = 0
+        self._idle: asyncio.TimerHandle | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._info_waiters: list[asyncio.Future[None]] = []
+        self._key_waiters: list[asyncio.Future[None]] = []
+        # statistics
+        self.packets = 0
+        self.bytes = 0
+        self.last_packet_wall: float | None = None
+        self.last_packet_mono: float | None = None
+        self._window = _Window()
+        self._keyframes: collections.deque[float] = collections.deque(maxlen=8)
+        self.dropped_closed = 0  # dropped packets of subscribers that are gone
+
+    # --- source side -------------------------------------------------------------------------------------------
+    def set_info(self, info: StreamInfo | None) -> None:
+        self.info = info
+        self.gop = []
+        self._gop_bytes = 0
+        for s in list(self.subscribers):
+            s.reset(info)
+        if info is not None:
+            for f in self._info_waiters:
+                if not f.done():
+                    f.set_result(None)
+            self._info_waiters.clear()
+
+    def publish(self, mp: MediaPacket) -> None:
+        self.packets += 1
+        self.bytes += mp.size
+        self.last_packet_wall = mp.wall
+        self.last_packet_mono = mp.mono
+        self._window.add(mp.mono, mp.size, mp.kind == "video", mp.keyframe)
+        if mp.kind == "video" and mp.keyframe:
+            self._keyframes.append(mp.mono)
+            self.gop = [mp]
+            self._gop_bytes = mp.size
+            for f in self._key_waiters:
+                if not f.done():
+                    f.set_result(None)
+            self._key_waiters.clear()
+        elif self.gop:
+            if len(self.gop) < GOP_MAX_PACKETS and self._gop_bytes < GOP_MAX_BYTES:
+                self.gop.append(mp)
+                self._gop_bytes += mp.size
+            else:
+                self.gop = []
+                self._gop_bytes = 0
+        for s in self.subscribers:
+            s.offer(mp)
+
+    # --- sink side ---------------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.source is not None
+
+    def ensure_started(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        if self.source is None:
+            self.source = self._factory(self)
+            self.source.start()
+
+    def subscribe(self, name: str, *, maxsize: int = 120, video_only: bool = False,
+                  with_gop: bool = True) -> Subscriber:
+        sub = Subscriber(self, name, maxsize, video_only)
+        self.subscribers.add(sub)
+        if self.info is not None:
+            sub.queue.append(Reset(self.info))
+        if with_gop:
+            for mp in self.gop:
+                sub.offer(mp)
+        self.ensure_started()
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        if sub in self.subscribers:
+            self.subscribers.discard(sub)
+            self.dropped_closed += sub.dropped
+        self.release_if_idle()
+
+    def release_if_idle(self) -> None:
+        if self.subscribers or self.always_on or self.source is None or self._idle is not None:
+            return
+        self._idle = asyncio.get_running_loop().call_later(self.idle_timeout_s, self._idle_stop)
+
+    def set_always_on(self, on: bool) -> None:
+        self.always_on = on
+        if on:
+            self.ensure_started()
+        else:
+            self.release_if_idle()
+
+    def _idle_stop(self) -> None:
+        self._idle = None
+        if self.subscribers or self.always_on or self.source is None:
+            return
+        log.info("stream %s idle: releasing its source", self.key)
+        t = asyncio.get_running_loop().create_task(self.stop_source())
+        self._stopping.add(t)
+        t.add_done_callback(self._stopping.discard)
+
+    async def stop_source(self) -> None:
+        src, self.source = self.source, None
+        if src is not None:
+            await src.stop()
+        self.set_info(None)
+
+    async def close(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        for s in list(self.subscribers):
+            s.close()
+        await self.stop_source()
+        for t in list(self._stopping):
+            with contextlib.suppress(Exception):
+                await t
+
+    async def wait_keyframe(self, timeout_s: float) -> bool:
+        """Waits until the GOP cache holds a keyframe (starts the source if needed by the caller)."""
+        if self.gop:
+            return True
+        f: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._key_waiters.append(f)
+        try:
+            await asyncio.wait_for(f, timeout_s)
+            return True
+        except TimeoutError:
+            return False
+
+    # --- statistics --------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        items = [x for x in self._window.items if now - x[0] <= self._window.span_s]
+        span = min(self._window.span_s, now - items[0][0]) if items else 0.0
+        span = max(span, 1e-3)
+        video = [x for x in items if x[2]]
+        keys = list(self._keyframes)
+        kfi = (keys[-1] - keys[0]) / (len(keys) - 1) if len(keys) >= 2 else None
+        viewers = sum(1 for s in self.subscribers if s.name.startswith(("webrtc", "playback")))
+        return {
+            "running": self.running,
+            "bitrate_kbps": round(sum(x[1] for x in items) * 8 / span / 1000, 1) if items else 0.0,
+            "fps": round(len(video) / span, 2) if video else 0.0,
+            "keyframe_interval_s": round(kfi, 3) if kfi else None,
+            "viewers": viewers,
+            "subscribers": len(self.subscribers),
+            "dropped_packets": self.dropped_closed + sum(s.dropped for s in self.subscribers),
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "last_packet_at": self.last_packet_wall,
+            "gop_packets": len(self.gop),
+            **(self.info.public() if self.info else {}),
+        }

@@ -1,0 +1,401 @@
+"""Recording without re-encoding: PyAV remux of hub packets into fragmented MP4 segments, retention, clip export
+(cut at keyframes) and snapshots (one keyframe decoded to JPEG)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from .hub import MediaPacket, Reset, StreamInfo, Subscriber
+from .webrtc import annexb_nal_types, avcc_to_annexb
+
+log = logging.getLogger("media_gateway.recording")
+
+FRAG_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+_NAME = re.compile(r"_(\d{8}T\d{6}\.\d{3})Z_(c|e)(?:-[0-9a-f]+)?\.mp4$")
+# Audio is not muxed yet: PyAV 18's add_mux_stream cannot set the AudioSpecificConfig an RTSP AAC stream needs
+# (no extradata setter), and the mp4 muxer does not take G.711. Video-only files are always playable.
+MP4_AUDIO: set[str] = set()
+
+
+def segment_name(camera_id: str, start: datetime, emergency: bool, tag: str = "") -> str:
+    """``<camera>_<UTC start>Z_<c|e>[-<tag>].mp4``; ``tag`` (a recording id prefix) separates two recordings of
+    one camera that start on the same keyframe."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", camera_id)
+    kind = ("e" if emergency else "c") + (f"-{tag}" if tag else "")
+    return f"{safe}_{start.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%f')[:-3]}Z_{kind}.mp4"
+
+
+def segment_start(path: Path) -> datetime | None:
+    m = _NAME.search(path.name)
+    if not m:
+        return None
+    return datetime.strptime(m.group(1), "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
+
+
+def is_emergency(path: Path) -> bool:
+    m = _NAME.search(path.name)
+    return bool(m and m.group(2) == "e")
+
+
+class SegmentWriter:
+    """One fragmented MP4 file (a crash leaves every finished fragment playable). Blocking: call from a thread."""
+
+    def __init__(self, path: Path, info: StreamInfo) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.out = av.open(str(path), "w", format="mp4", options={"movflags": FRAG_MOVFLAGS, "flush_packets": "1"})
+        self.v = self.out.add_mux_stream(info.codec, rate=Fraction(info.fps).limit_denominator(1001) if info.fps
+                                         else None, width=info.width, height=info.height)
+        self.v.time_base = info.time_base
+        self.a = None
+        if info.audio_codec in MP4_AUDIO and info.audio_rate:
+            try:
+                self.a = self.out.add_mux_stream(info.audio_codec, rate=info.audio_rate)
+                if info.audio_time_base:
+                    self.a.time_base = info.audio_time_base
+            except ValueError:
+                self.a = None
+        # add_mux_stream has no codec context: PyAV extracts the extradata from the first keyframe (extract_extradata
+        # BSF), so the first keyframe must carry the parameter sets; they are put in front when it does not.
+        ed = info.extradata or b""
+        annexb = ed.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01"))
+        self.param_sets = avcc_to_annexb(ed) if info.codec == "h264" else (ed if annexb else b"")
+        self.codec = info.codec
+        self.base_s: float | None = None
+        self.first_s: float | None = None
+        self.last_s: float | None = None
+        self.frames = 0
+        self.has_audio = False
+
+    def write(self, mp: MediaPacket) -> None:
+        sec = float(mp.dts * mp.time_base)
+        if self.base_s is None:
+            if mp.kind != "video" or not mp.keyframe:
+                return
+            self.base_s = sec
+        stream = self.v if mp.kind == "video" else self.a
+        if stream is None:
+            return
+        base = round(self.base_s / mp.time_base)
+        dts, pts = mp.dts - base, mp.pts - base
+        if dts < 0:
+            return
+        data = bytes(mp.packet)
+        if self.frames == 0 and mp.kind == "video" and self.param_sets:
+            nal = annexb_nal_types(data, self.codec)
+            if (7 not in nal) if self.codec == "h264" else (32 not in nal):
+                data = self.param_sets + data
+        pkt = av.Packet(data)
+        pkt.dts, pkt.pts, pkt.time_base = dts, pts, mp.time_base
+        pkt.is_keyframe = mp.keyframe
+        pkt.stream = stream
+        self.out.mux(pkt)
+        if mp.kind == "video":
+            self.frames += 1
+            self.first_s = sec if self.first_s is None else self.first_s
+            self.last_s = sec
+        else:
+            self.has_audio = True
+
+    def close(self) -> int:
+        with contextlib.suppress(Exception):
+            self.out.close()
+        return self.path.stat().st_size if self.path.exists() else 0
+
+
+_ACTIVE: set[Path] = set()  # segment files being written in this process
+SegmentCallback = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+
+class Recorder:
+    """A hub sink that writes segments. ``emergency`` recordings start with the GOP cache as pre-roll and may end
+    after ``duration_s`` (measured from the request). A camera drop closes the segment; recording resumes in a new
+    one when the camera is back (the gap is visible in the index)."""
+
+    def __init__(self, camera_id: str, sub: Subscriber, root: Path, *, segment_s: float, emergency: bool = False,
+                 duration_s: float | None = None, on_segment: SegmentCallback | None = None,
+                 info: StreamInfo | None = None) -> None:
+        self.id = uuid.uuid4().hex
+        self.camera_id = camera_id
+        self.sub = sub
+        self.root = root
+        self.segment_s = segment_s
+        self.emergency = emergency
+        self.duration_s = duration_s
+        self.on_segment = on_segment
+        self.info = info
+        self.started_wall = time.time()
+        self.segments: list[dict[str, Any]] = []
+        self.writer: SegmentWriter | None = None
+        self._seg_wall: float | None = None
+        self._seg_first_s = 0.0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.done = asyncio.Event()
+        self.batch_interval_s = 0.25
+
+    @property
+    def active_path(self) -> Path | None:
+        return self.writer.path if self.writer else None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"recorder:{self.camera_id}")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self.sub.close()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        end_mono = time.monotonic() + self.duration_s if self.duration_s else None
+        try:
+            while not self._stop.is_set():
+                if end_mono is not None and time.monotonic() >= end_mono:
+                    break
+                get = asyncio.ensure_future(self.sub.get())
+                timeout = None if end_mono is None else max(0.0, end_mono - time.monotonic())
+                done, _ = await asyncio.wait({get}, timeout=timeout)
+                if not done:
+                    get.cancel()
+                    break
+                item = get.result()
+                if item is None:
+                    break
+                batch = [item]
+                while len(batch) < 1024:
+                    nxt = self.sub.get_nowait()
+                    if nxt is None:
+                        break
+                    batch.append(nxt)
+                if end_mono is not None:  # packets that arrived after the end are not recorded
+                    batch = [b for b in batch if not isinstance(b, MediaPacket) or b.mono <= end_mono]
+                await self._write_batch(batch)
+                # write in batches: one thread hop per ~0.25 s instead of one per packet (CPU on many cameras)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.batch_interval_s)
+        except Exception:
+            log.exception("recorder for camera %s failed", self.camera_id)
+        finally:
+            await self._close_segment()
+            self.sub.close()
+            self.done.set()
+
+    async def _write_batch(self, batch: list[MediaPacket | Reset]) -> None:
+        pending: list[MediaPacket] = []
+
+        async def flush() -> None:
+            if pending and self.writer is not None:
+                await asyncio.to_thread(self._write_many, self.writer, list(pending))
+            pending.clear()
+
+        for item in batch:
+            if isinstance(item, Reset):
+                await flush()
+                await self._close_segment()
+                if item.info is not None:
+                    self.info = item.info
+                continue
+            if self.writer is not None and item.kind == "video" and item.keyframe and \
+                    item.seconds - self._seg_first_s >= self.segment_s:
+                await flush()
+                await self._close_segment()
+            if self.writer is None:
+                if not (item.kind == "video" and item.keyframe) or self.info is None:
+                    continue
+                start = datetime.fromtimestamp(item.wall, UTC)
+                day = start.strftime("%Y%m%d")
+                path = self.root / self.camera_id / day / segment_name(self.camera_id, start, self.emergency)
+                if path.exists() or path in _ACTIVE:
+                    path = path.with_name(segment_name(self.camera_id, start, self.emergency, self.id[:8]))
+                _ACTIVE.add(path)
+                self.writer = await asyncio.to_thread(SegmentWriter, path, self.info)
+                self._seg_wall = item.wall
+                self._seg_first_s = item.seconds
+            pending.append(item)
+        await flush()
+
+    @staticmethod
+    def _write_many(writer: SegmentWriter, items: list[MediaPacket]) -> None:
+        for it in items:
+            writer.write(it)
+
+    async def _close_segment(self) -> None:
+        w, self.writer = self.writer, None
+        if w is None:
+            return
+        size = await asyncio.to_thread(w.close)
+        _ACTIVE.discard(w.path)
+        if w.first_s is None or w.last_s is None:
+            with contextlib.suppress(OSError):
+                w.path.unlink()
+            return
+        fps = self.info.fps if self.info and self.info.fps else 25.0
+        start = datetime.fromtimestamp(self._seg_wall or time.time(), UTC)
+        seg = {
+            "camera_id": self.camera_id, "recording_id": self.id, "start": start,
+            "end": start + timedelta(seconds=w.last_s - w.first_s + 1.0 / fps), "path": w.path, "size": size,
+            "has_audio": w.has_audio, "emergency": self.emergency, "frames": w.frames,
+            "codec": self.info.codec if self.info else None,
+        }
+        self.segments.append(seg)
+        if self.on_segment is not None:
+            try:
+                res = self.on_segment(seg)
+                if asyncio.iscoroutine(res):
+                    await res
+            except Exception:
+                log.exception("on_segment callback failed for camera %s", self.camera_id)
+
+
+# --- retention ---------------------------------------------------------------------------------------------------
+
+def apply_retention(root: Path, *, max_age_days: float | None = None, max_bytes: int | None = None,
+                    released: Iterable[Path] = (), active: Iterable[Path] = (),
+                    now: datetime | None = None) -> list[Path]:
+    """Deletes segments under ``root`` older than ``max_age_days``, then the oldest until the total is at most
+    ``max_bytes``. Emergency segments (``*_e.mp4``) are kept unless listed in ``released``; segments being written
+    (``active``) are never deleted. Returns the deleted paths (the caller updates its index)."""
+    now = now or datetime.now(UTC)
+    released_set = {Path(p).resolve() for p in released}
+    active_set = {Path(p).resolve() for p in active}
+    files: list[tuple[datetime, Path, int]] = []
+    for p in root.rglob("*.mp4"):
+        start = segment_start(p) or datetime.fromtimestamp(p.stat().st_mtime, UTC)
+        files.append((start, p, p.stat().st_size))
+    files.sort(key=lambda x: x[0])
+    total = sum(f[2] for f in files)
+    deleted: list[Path] = []
+
+    def deletable(p: Path) -> bool:
+        rp = p.resolve()
+        return rp not in active_set and (not is_emergency(p) or rp in released_set)
+
+    for start, p, size in files:
+        too_old = max_age_days is not None and now - start > timedelta(days=max_age_days)
+        over = max_bytes is not None and total > max_bytes
+        if (too_old or over) and deletable(p):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                deleted.append(p)
+                total -= size
+    for d in sorted({p.parent for p in deleted}, reverse=True):
+        with contextlib.suppress(OSError):
+            d.rmdir()
+    return deleted
+
+
+# --- clip export -------------------------------------------------------------------------------------------------
+
+def export_clip(paths: list[Path], start: datetime, end: datetime, out_path: Path) -> Path:
+    """Copies [start, end] out of consecutive segments into one MP4 without re-encoding. The clip starts at the
+    last keyframe at or before ``start`` (so it decodes from its first frame) and ends at ``end``."""
+    segs = sorted(((segment_start(p), p) for p in paths), key=lambda x: x[0] or datetime.min.replace(tzinfo=UTC))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".part")
+    out = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+    ov = oa = None
+    clip_origin: float | None = None  # absolute epoch seconds of the clip's first frame
+    last_dts: dict[str, int] = {}
+    try:
+        for seg_start, p in segs:
+            if seg_start is None:
+                continue
+            with av.open(str(p)) as inp:
+                if not inp.streams.video:
+                    continue
+                iv = inp.streams.video[0]
+                ia = inp.streams.audio[0] if inp.streams.audio else None
+                if ov is None:
+                    ov = out.add_stream_from_template(iv)
+                    if ia is not None:
+                        oa = out.add_stream_from_template(ia)
+                pending: list[av.Packet] = []  # the GOP before `start`
+                started = clip_origin is not None
+                for pkt in inp.demux([s for s in (iv, ia) if s is not None]):
+                    if pkt.dts is None or pkt.size == 0:
+                        continue
+                    t_abs = seg_start.timestamp() + float(pkt.dts * pkt.time_base)
+                    if t_abs > end.timestamp():
+                        if pkt.stream is iv:
+                            break
+                        continue
+                    if not started:
+                        if pkt.stream is iv and pkt.is_keyframe:
+                            pending = [pkt]
+                        elif pending:
+                            pending.append(pkt)
+                        if t_abs >= start.timestamp() and pending:
+                            started = True
+                            clip_origin = seg_start.timestamp() + float(pending[0].dts * pending[0].time_base)
+                            for q in pending:
+                                _mux_rebased(out, q, ov if q.stream is iv else oa, seg_start, clip_origin, last_dts)
+                            pending = []
+                        continue
+                    assert clip_origin is not None
+                    target = ov if pkt.stream is iv else oa
+                    if target is not None:
+                        _mux_rebased(out, pkt, target, seg_start, clip_origin, last_dts)
+        if clip_origin is None:
+            raise ValueError("no recorded video in the requested range")
+    finally:
+        out.close()
+    if clip_origin is None:
+        tmp.unlink(missing_ok=True)
+    os.replace(tmp, out_path)
+    return out_path
+
+
+def _mux_rebased(out: Any, pkt: av.Packet, stream: Any, seg_start: datetime, origin: float,
+                 last_dts: dict[str, int]) -> None:
+    if stream is None:
+        return
+    shift = round((seg_start.timestamp() - origin) / pkt.time_base)
+    dts = pkt.dts + shift
+    pts = (pkt.pts if pkt.pts is not None else pkt.dts) + shift
+    key = stream.type
+    if dts < 0 or (key in last_dts and dts <= last_dts[key]):
+        return
+    last_dts[key] = dts
+    pkt.dts, pkt.pts = dts, pts
+    pkt.stream = stream
+    out.mux(pkt)
+
+
+# --- snapshot ----------------------------------------------------------------------------------------------------
+
+def snapshot_jpeg(gop: list[MediaPacket], info: StreamInfo, quality: int = 3) -> bytes:
+    """Decodes the GOP's keyframe (only it) and encodes it as a JPEG at the camera's resolution."""
+    key = next((mp for mp in gop if mp.kind == "video" and mp.keyframe), None)
+    if key is None:
+        raise ValueError("no keyframe cached")
+    dec = av.CodecContext.create(info.codec, "r")
+    if info.extradata:
+        dec.extradata = info.extradata
+    frames = dec.decode(av.Packet(bytes(key.packet)))
+    if not frames:
+        frames = dec.decode(None)
+    if not frames:
+        raise ValueError("the keyframe did not decode")
+    frame = frames[0].reformat(format="yuvj420p")
+    enc = av.CodecContext.create("mjpeg", "w")
+    enc.width, enc.height = frame.width, frame.height
+    enc.pix_fmt = "yuvj420p"
+    enc.time_base = Fraction(1, 25)
+    enc.options = {"qmin": str(quality), "qmax": str(quality)}
+    out = b"".join(bytes(p) for p in enc.encode(frame))
+    out += b"".join(bytes(p) for p in enc.encode(None))
+    return out

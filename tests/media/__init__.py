@@ -1,0 +1,1 @@
+"""Media gateway tests (real RTSP peer: gst-rtsp-server)."""
