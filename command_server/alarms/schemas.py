@@ -321,6 +321,7 @@ class AlarmOut(BaseModel):
 
 class AlarmPage(BaseModel):
     items: list[AlarmOut]
-    total: int
+    total: int = Field(description="matching alarms, counted up to 10,000 (see total_capped)")
+    total_capped: bool = Field(False, description="more than `total` alarms match; narrow the filter to count them")
     page: int
     page_size: int

@@ -55,6 +55,7 @@ from .schemas import (
 READER_AUDIENCE = sorted(f"role:{r}" for r, perms in ROLE_PERMISSIONS.items() if "alarms:read" in perms)
 SUPERVISOR_AUDIENCE = ["role:admin", "role:commander"]
 DISTRICT_LAYER = "districts"
+TOTAL_CAP = 10_000  # list pages count matches up to this many
 
 # The app each database engine belongs to. ``create_alarm_in`` receives only a unit of work, yet routing
 # needs that app's map index; the engine bound to the session identifies the app (tests run many apps in one
@@ -215,18 +216,21 @@ def _external_source(data: AlarmIn, actor: AnyActor) -> str | None:
 # --- create -------------------------------------------------------------------------------------------------
 
 
-async def create_alarm(uow: UnitOfWork, data: AlarmIn, *, source_warning_id: int | None = None
-                       ) -> tuple[Alarm, bool]:
-    """(alarm, created). ``created`` is False when an external system's retry found its earlier alarm."""
-    s = uow.session
-    actor = uow.actor
+async def prepare_alarm(s: AsyncSession, data: AlarmIn, actor: AnyActor, *,
+                        source_warning_id: int | None = None) -> tuple[Alarm | None, Alarm | None]:
+    """Validate, locate and route a new alarm without writing: (new transient alarm, None), or (None, the
+    earlier alarm) when an external system's retry names an external id already stored.
+
+    Everything here only reads (files, units, the map index, the chemical list), so the REST intake runs it
+    on a read session *before* taking the write lock; ``insert_alarm`` then re-checks only what must be
+    atomic (the external id)."""
     source = _external_source(data, actor)
     if data.external_id and not source:
         raise _field_error(["external_source"], "external_source is required with external_id")
     if data.external_id and source:
         existing = await _find_external(s, source, data.external_id)
         if existing is not None:
-            return existing, False
+            return None, existing
     await _check_attachments(s, data.attachments)
     now = utcnow()
     lon = lat = None
@@ -249,7 +253,20 @@ async def create_alarm(uow: UnitOfWork, data: AlarmIn, *, source_warning_id: int
     if a.channel in COMPLAINT_CHANNELS:
         a.opinion_keywords = screen_opinion(a.description, a.address)
         a.opinion_flag = bool(a.opinion_keywords)
-    if data.external_id and uow.is_postgres:
+    return a, None
+
+
+async def insert_alarm(uow: UnitOfWork, a: Alarm, *, recheck_external: bool) -> tuple[Alarm, bool]:
+    """Write a prepared alarm and announce it. ``recheck_external``: the external-id lookup ran outside this
+    transaction, so look again (another request may have stored the same external id meanwhile)."""
+    s = uow.session
+    actor = uow.actor
+    if a.external_id and recheck_external and not uow.is_postgres:
+        # SQLite: writers are serialised per process, so this check under the write lock cannot be raced.
+        existing = await _find_external(s, a.external_source or "", a.external_id)
+        if existing is not None:
+            return existing, False
+    if a.external_id and uow.is_postgres:
         # Two concurrent pushes of one external id: the loser's insert fails on the unique index after the
         # winner commits; a savepoint keeps the caller's transaction usable and we answer with the winner.
         try:
@@ -257,17 +274,26 @@ async def create_alarm(uow: UnitOfWork, data: AlarmIn, *, source_warning_id: int
                 s.add(a)
                 await s.flush()
         except IntegrityError:
-            existing = await _find_external(s, source or "", data.external_id)
+            existing = await _find_external(s, a.external_source or "", a.external_id)
             if existing is None:
                 raise
             return existing, False
     else:
-        # SQLite: writers are serialised per process, so the check above cannot be raced.
         s.add(a)
         await s.flush()
     uow.emit("alarm.created", subject_type="alarm", subject_id=a.id,
-             payload=event_payload(a, source_warning_id=source_warning_id), audience=audience_for(a, actor))
+             payload=event_payload(a, source_warning_id=a.source_warning_id), audience=audience_for(a, actor))
     return a, True
+
+
+async def create_alarm(uow: UnitOfWork, data: AlarmIn, *, source_warning_id: int | None = None
+                       ) -> tuple[Alarm, bool]:
+    """(alarm, created). ``created`` is False when an external system's retry found its earlier alarm."""
+    a, existing = await prepare_alarm(uow.session, data, uow.actor, source_warning_id=source_warning_id)
+    if a is None:
+        assert existing is not None
+        return existing, False
+    return await insert_alarm(uow, a, recheck_external=False)
 
 
 async def create_alarm_in(uow: UnitOfWork, data: AlarmIn, *, source_warning_id: int | None = None) -> Alarm:
@@ -278,10 +304,20 @@ async def create_alarm_in(uow: UnitOfWork, data: AlarmIn, *, source_warning_id: 
 
 
 async def intake(svc: Services, actor: AnyActor, data: AlarmIn) -> tuple[dict[str, Any], bool]:
-    """The REST intake: the alarm with its duplicate suggestions, and whether it was new."""
-    async with svc.write(actor) as uow:
-        alarm, created = await create_alarm(uow, data)
-        dups = await duplicates_of(uow.session, alarm)
+    """The REST intake: the alarm with its duplicate suggestions, and whether it was new.
+
+    Validation, routing and the duplicate search read on their own sessions; the write transaction (and, on
+    SQLite, the process's one write lock) only inserts the row and its event/audit records."""
+    async with svc.db.read() as s:
+        a, existing = await prepare_alarm(s, data, actor)
+    if a is None:
+        assert existing is not None
+        alarm, created = existing, False
+    else:
+        async with svc.write(actor) as uow:
+            alarm, created = await insert_alarm(uow, a, recheck_external=True)
+    async with svc.db.read() as s:
+        dups = await duplicates_of(s, alarm)
     return alarm_out(alarm, actor, duplicates=dups), created
 
 
@@ -385,11 +421,13 @@ def _filtered(q: AlarmQuery) -> Select[Any]:
 async def list_alarms(svc: Services, actor: AnyActor, q: AlarmQuery) -> dict[str, Any]:
     async with svc.db.read() as s:
         stmt = _filtered(q)
-        total = await s.scalar(select(func.count()).select_from(stmt.with_only_columns(Alarm.id).subquery()))
+        # A page never needs more than "10,000+": counting stops there instead of walking every match.
+        total = await s.scalar(select(func.count()).select_from(
+            stmt.with_only_columns(Alarm.id).limit(TOTAL_CAP + 1).subquery())) or 0
         rows = (await s.scalars(stmt.order_by(Alarm.received_at.desc(), Alarm.id.desc())
                                 .limit(q.page_size).offset((q.page - 1) * q.page_size))).all()
-    return {"items": [alarm_out(a, actor) for a in rows], "total": total or 0, "page": q.page,
-            "page_size": q.page_size}
+    return {"items": [alarm_out(a, actor) for a in rows], "total": min(total, TOTAL_CAP),
+            "total_capped": total > TOTAL_CAP, "page": q.page, "page_size": q.page_size}
 
 
 # --- writes -------------------------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", _one_hop_cursors)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer: a lock avoids SQLITE_BUSY storms. PostgreSQL: at most 12 write transactions at
         # once, so that writers queued on the event-ordering lock never take every pooled connection and
@@ -120,3 +121,100 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+# --- SQLite: one thread hop per statement ----------------------------------------------------------------------
+#
+# SQLAlchemy's aiosqlite adapter makes four trips to the connection's thread per statement (open cursor,
+# execute, fetchall, close), and each trip back costs an event-loop turn. Under load a turn is several ms, and
+# inside the single write lock that is what the lock's hold time (hence write throughput) was made of. This
+# cursor does the four steps in one call on the connection's thread. Results are fully fetched, as before
+# (the adapter never streamed them).
+
+def _run_statement(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, list[Any] | None, int, Any]:
+    cur = conn.cursor()
+    try:
+        if many:
+            cur.executemany(operation, parameters)
+        elif parameters is None:
+            cur.execute(operation)
+        else:
+            cur.execute(operation, parameters)
+        desc = cur.description
+        rows = cur.fetchall() if desc else None
+        return desc, rows, cur.rowcount, cur.lastrowid
+    finally:
+        cur.close()
+
+
+def _one_hop_classes() -> tuple[type, type] | None:
+    try:
+        from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_cursor
+        from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
+        from sqlalchemy.util.concurrency import await_
+    except ImportError:  # another SQLAlchemy layout: keep the stock adapter
+        return None
+    import collections
+
+    class OneHopCursor(AsyncAdapt_dbapi_cursor):  # type: ignore[misc]
+        __slots__ = ("_desc", "_lastrowid", "_rowcount")
+
+        def __init__(self, adapt_connection: Any) -> None:
+            self._adapt_connection = adapt_connection
+            self._connection = adapt_connection._connection
+            self._cursor = None  # no aiosqlite cursor: nothing to open or close
+            self._soft_closed_memoized = {}
+            self._rows = collections.deque()
+            self._desc = None
+            self._rowcount = -1
+            self._lastrowid = None
+
+        @property
+        def description(self) -> Any:
+            return self._desc
+
+        @property
+        def rowcount(self) -> int:
+            return self._rowcount
+
+        @property
+        def lastrowid(self) -> Any:
+            return self._lastrowid
+
+        async def _async_soft_close(self) -> None:
+            return None
+
+        async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+            async with self._adapt_connection._execute_mutex:
+                aconn = self._connection
+                desc, rows, self._rowcount, self._lastrowid = await aconn._execute(
+                    _run_statement, aconn._conn, operation, parameters, many)
+                self._desc = desc
+                self._rows = collections.deque(rows) if rows is not None else collections.deque()
+
+        def execute(self, operation: Any, parameters: Any = None) -> Any:
+            try:
+                return await_(self._run(operation, parameters, False))
+            except Exception as error:
+                self._adapt_connection._handle_exception(error)
+
+        def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+            try:
+                return await_(self._run(operation, seq_of_parameters, True))
+            except Exception as error:
+                self._adapt_connection._handle_exception(error)
+
+    class OneHopConnection(AsyncAdapt_aiosqlite_connection):  # type: ignore[misc]
+        __slots__ = ()
+        _cursor_cls = OneHopCursor
+
+    return OneHopConnection, OneHopCursor
+
+
+_ONE_HOP = _one_hop_classes()
+
+
+def _one_hop_cursors(dbapi_conn: Any, _record: Any) -> None:
+    if _ONE_HOP is not None and type(dbapi_conn).__name__ == "AsyncAdapt_aiosqlite_connection" \
+            and hasattr(dbapi_conn._connection, "_execute") and hasattr(dbapi_conn._connection, "_conn"):
+        dbapi_conn.__class__ = _ONE_HOP[0]

@@ -77,8 +77,14 @@ class UnitOfWork:
         now = utcnow()
         actor_id = self.actor.user_id
         actor_name = self.actor.username
+        # One round trip for both id sequences: on SQLite every statement inside the write lock costs a thread
+        # hop and an event-loop turn, which under load is what the write lock's hold time is made of.
+        last_audit = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1).subquery()
+        max_event, last_audit_id, last_hash = (await self.session.execute(select(
+            select(func.max(Event.id)).scalar_subquery(), select(last_audit.c.id).scalar_subquery(),
+            select(last_audit.c.hash).scalar_subquery()))).one()
         if self._pending_events:
-            next_id = (await self.session.scalar(select(func.max(Event.id))) or 0) + 1
+            next_id = (max_event or 0) + 1
             for p in self._pending_events:
                 ev = Event(id=next_id, at=now, type=p.type, actor_id=actor_id, actor_name=actor_name,
                            subject_type=p.subject_type, subject_id=p.subject_id, incident_id=p.incident_id,
@@ -87,9 +93,7 @@ class UnitOfWork:
                 self.events.append(ev)
                 next_id += 1
         if self._pending_audit:
-            last = (await self.session.execute(
-                select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))).first()
-            next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+            next_id, prev = (last_audit_id + 1, last_hash) if last_audit_id is not None else (1, GENESIS)
             for a in self._pending_audit:
                 entry = AuditEntry(id=next_id, at=now, user_id=actor_id, username=actor_name,
                                    role=self.actor.primary_role, action=a.action, target_type=a.target_type,

@@ -180,7 +180,8 @@ class IncidentListItem(BaseModel):
 
 class IncidentsPage(BaseModel):
     items: list[IncidentListItem]
-    total: int
+    total: int = Field(description="matching incidents, counted up to 10,000 (see total_capped)")
+    total_capped: bool = Field(False, description="more than `total` incidents match")
 
 
 class IncidentStats(BaseModel):

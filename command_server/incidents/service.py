@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
+import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,6 +59,7 @@ from .schemas import (
     TransitionIn,
 )
 
+TOTAL_CAP = 10_000  # list pages count matches up to this many
 log = logging.getLogger("ecs.incidents")
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
@@ -381,10 +384,13 @@ async def list_incidents(svc: Services, q: IncidentsQuery, now: dt.datetime) -> 
                             [{"loc": ["query", "from"], "msg": "'from' must be before 'to'", "type": "value_error"}])
     stmt = _filtered(q)
     async with svc.db.read() as s:
-        total = await s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        # counting stops after TOTAL_CAP matches ("10,000+"), so a broad filter does not walk the whole table
+        total = await s.scalar(select(func.count()).select_from(
+            stmt.with_only_columns(Incident.id).order_by(None).limit(TOTAL_CAP + 1).subquery())) or 0
         rows = (await s.scalars(stmt.order_by(Incident.created_at.desc(), Incident.id.desc())
                                 .limit(q.limit).offset((q.page - 1) * q.limit))).all()
-    return {"items": [list_item(i, now) for i in rows], "total": total}
+    return {"items": [list_item(i, now) for i in rows], "total": min(total, TOTAL_CAP),
+            "total_capped": total > TOTAL_CAP}
 
 
 def year_start(now: dt.datetime) -> dt.datetime:
@@ -403,7 +409,26 @@ async def stats(svc: Services, now: dt.datetime) -> dict[str, Any]:
             "in_progress": in_progress or 0, "closed_this_year": closed or 0}
 
 
+ALARM_COUNT_TTL_S = 30.0
+_ALARM_COUNTS: weakref.WeakKeyDictionary[Any, dict[dt.datetime, tuple[float, int]]] = weakref.WeakKeyDictionary()
+
+
 async def _alarms_since(svc: Services, start: dt.datetime) -> int:
+    """Alarms received since ``start`` for the home page: counted at most every 30 s per process (a count
+    over a year of alarms on every page load was the slowest part of ``/incidents/stats``)."""
+    cache = _ALARM_COUNTS.setdefault(svc.db, {})
+    hit = cache.get(start)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < ALARM_COUNT_TTL_S:
+        return hit[1]
+    n = await _count_alarms_since(svc, start)
+    if len(cache) > 8:
+        cache.clear()
+    cache[start] = (now, n)
+    return n
+
+
+async def _count_alarms_since(svc: Services, start: dt.datetime) -> int:
     models = _alarms_module("models")
     alarm_cls = getattr(models, "Alarm", None) if models else None
     if alarm_cls is None:
@@ -700,14 +725,20 @@ async def check_overdue_reports(svc: Services, now: dt.datetime) -> list[int]:
         return []
     raised: list[int] = []
     async with svc.write(SystemActor(username="report-timer")) as uow:
-        for inc in due:
-            result = await uow.session.execute(
+        # one conditional UPDATE … RETURNING per 500 incidents (not one per incident): after a restart many can
+        # be due at once, and this transaction holds the write lock
+        won: set[int] = set()
+        for i in range(0, len(due), 500):
+            chunk = [inc.id for inc in due[i:i + 500]]
+            won.update((await uow.session.execute(
                 update(Incident)
-                .where(Incident.id == inc.id, Incident.report_overdue_notified_at.is_(None),
+                .where(Incident.id.in_(chunk), Incident.report_overdue_notified_at.is_(None),
                        Incident.initial_report_at.is_(None))
                 .values(report_overdue_notified_at=now)
-                .execution_options(synchronize_session=False))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+                .returning(Incident.id)
+                .execution_options(synchronize_session=False))).scalars().all())
+        for inc in due:
+            if inc.id not in won:
                 continue
             due_at = report_due_at(inc)
             uow.emit("incident.report_overdue", subject_type="incident", subject_id=inc.id, incident_id=inc.id,

@@ -303,22 +303,31 @@ async def store_readings(session: AsyncSession, rows: list[dict[str, Any]]) -> i
 
 async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
                  now: dt.datetime | None = None) -> dict[str, Any]:
-    from ..warnings.engine import evaluate_batch
+    """Validate, evaluate the warning rules and store a batch.
+
+    Everything that only reads (the sources, row validation, the matching rules, the stored readings the
+    rules look back on) runs on a read session before the write transaction, so that the write lock is held
+    only for the insert, the metric-state upsert, any warnings opened and the event/audit records. The
+    rules see the batch merged with the stored readings exactly as the insert stores them; opening a warning
+    stays idempotent under the write lock (``open_key``)."""
+    from ..warnings.engine import find_hits, open_hits
 
     now = now or dt.datetime.now(dt.UTC)
     ids = {r.get("source_id") for r in raw_rows if isinstance(r, dict) and isinstance(r.get("source_id"), int)
            and not isinstance(r.get("source_id"), bool)}
-    async with svc.write(actor) as uow:
+    async with svc.db.read() as s:
         sources: dict[int, MonitoringSource] = {}
         if ids:
-            sources = {s.id: s for s in (await uow.session.scalars(
+            sources = {x.id: x for x in (await s.scalars(
                 select(MonitoringSource).where(MonitoringSource.id.in_(ids)))).all()}
         good, errors = validate_rows(raw_rows, sources, now)
         if not good:
             raise ApiError(422, "no_valid_readings", "no reading in the batch is valid",
                            {"errors": errors[:1000], "rejected": len(errors)})
+        hits = await find_hits(s, sources, good, stored=False)
+    async with svc.write(actor) as uow:
         inserted = await store_readings(uow.session, good)
-        opened = await evaluate_batch(uow, sources, good, now=now)
+        opened = await open_hits(uow, hits, now=now)
         t0 = min(r["at"] for r in good)
         t1 = max(r["at"] for r in good)
         uow.emit("monitoring.readings_ingested", subject_type="monitoring", audit=False,

@@ -1,7 +1,8 @@
 """Rule evaluation and opening warnings.
 
-- On ingest (``evaluate_batch``), inside the ingest's unit of work: only rules for the batch's metrics and
-  for the sources' kinds (or the sources themselves) are read, and a (rule, source) pair that already has a
+- On ingest (``find_hits`` on a read session before the ingest's write transaction, then ``open_hits``
+  inside it; ``evaluate_batch`` does both in one unit of work): only rules for the batch's metrics and for
+  the sources' kinds (or the sources themselves) are read, and a (rule, source) pair that already has a
   warning not yet closed is skipped with one query.
 - Periodically (``run_checks``, started by ``lifecycle.py`` in every process): missing-data rules and the
   escalation of unacknowledged warnings. Both are idempotent across processes: a warning is inserted with
@@ -98,14 +99,24 @@ def rule_applies(rule: WarningRule, src: MonitoringSource) -> bool:
 
 async def evaluate_batch(uow: UnitOfWork, sources: dict[int, MonitoringSource], rows: list[dict[str, Any]],
                          *, now: dt.datetime) -> list[int]:
-    """Evaluate the rules that match this batch; returns the ids of the warnings opened."""
+    """Evaluate the rules that match this batch; returns the ids of the warnings opened. For a caller that
+    has already stored ``rows`` in this unit of work."""
+    hits = await find_hits(uow.session, sources, rows, stored=True)
+    return await open_hits(uow, hits, now=now)
+
+
+async def find_hits(s: AsyncSession, sources: dict[int, MonitoringSource], rows: list[dict[str, Any]], *,
+                    stored: bool) -> list[tuple[WarningRule, MonitoringSource, Hit]]:
+    """The (rule, source, hit) triples this batch fires, skipping (rule, source) pairs that already have a
+    warning not yet closed. Only reads: ``stored=False`` means ``rows`` are not in the database yet (the
+    ingest evaluates on a read session before its write transaction) and are merged with the stored
+    readings the way the insert will store them (a stored reading at the same instant wins)."""
     pairs: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for r in rows:
         pairs.setdefault((r["source_id"], r["metric"]), []).append(r)
     metrics = {m for _, m in pairs}
     src_ids = {sid for sid, _ in pairs}
     kinds = {sources[sid].feature_kind for sid in src_ids}
-    s = uow.session
     rules = (await s.scalars(select(WarningRule).where(
         WarningRule.enabled.is_(True), WarningRule.kind != "missing", WarningRule.metric.in_(metrics),
         or_(WarningRule.scope_kind.in_(kinds), WarningRule.scope_source_id.in_(src_ids))
@@ -118,13 +129,22 @@ async def evaluate_batch(uow: UnitOfWork, sources: dict[int, MonitoringSource], 
         return []
     keys = [open_key(rule.id, src.id) for rule, src, _ in candidates]
     already = set((await s.scalars(select(WarningRecord.open_key).where(WarningRecord.open_key.in_(keys)))).all())
-    opened: list[int] = []
+    hits: list[tuple[WarningRule, MonitoringSource, Hit]] = []
     for rule, src, pair_rows in candidates:
         if open_key(rule.id, src.id) in already:
             continue
-        hit = await evaluate(s, rule, src.id, sorted(pair_rows, key=lambda r: r["at"]))
-        if hit is None:
-            continue
+        hit = await evaluate(s, rule, src.id, sorted(pair_rows, key=lambda r: r["at"]), stored=stored)
+        if hit is not None:
+            hits.append((rule, src, hit))
+    return hits
+
+
+async def open_hits(uow: UnitOfWork, hits: list[tuple[WarningRule, MonitoringSource, Hit]], *,
+                    now: dt.datetime) -> list[int]:
+    """Open a warning per hit inside the caller's unit of work (``open_key`` makes a pair that another writer
+    opened meanwhile a no-op); returns the ids opened."""
+    opened: list[int] = []
+    for rule, src, hit in hits:
         w = await open_warning(uow, rule, src, hit, now=now)
         if w is not None:
             opened.append(w.id)
@@ -132,8 +152,10 @@ async def evaluate_batch(uow: UnitOfWork, sources: dict[int, MonitoringSource], 
 
 
 async def _series(s: AsyncSession, sid: int, metric: str, t0: dt.datetime, t1: dt.datetime, *,
-                  before: int = 0, before_t: dt.datetime | None = None) -> list[tuple[dt.datetime, float]]:
-    """Stored readings in [t0, t1] preceded by the ``before`` readings earlier than ``before_t`` (default t0)."""
+                  before: int = 0, before_t: dt.datetime | None = None,
+                  pending: list[dict[str, Any]] | None = None) -> list[tuple[dt.datetime, float]]:
+    """Stored readings in [t0, t1] preceded by the ``before`` readings earlier than ``before_t`` (default t0).
+    ``pending``: readings about to be stored (all at or after t0), merged in as the insert would store them."""
     cond = and_(Reading.source_id == sid, Reading.metric == metric)
     prev: list[tuple[dt.datetime, float]] = []
     if before:
@@ -143,16 +165,23 @@ async def _series(s: AsyncSession, sid: int, metric: str, t0: dt.datetime, t1: d
     window = [(a, v) for a, v in (await s.execute(
         select(Reading.at, Reading.value).where(cond, Reading.at >= (before_t or t0), Reading.at <= t1)
         .order_by(Reading.at))).all()]
+    if pending:
+        have = {a for a, _ in window}
+        window += [(r["at"], r["value"]) for r in pending if r["at"] not in have]
+        window.sort(key=lambda x: x[0])
     return prev + window
 
 
-async def evaluate(s: AsyncSession, rule: WarningRule, sid: int, rows: list[dict[str, Any]]) -> Hit | None:
-    """The first reading of this batch at which the rule fires, or None. ``rows`` are sorted by time."""
+async def evaluate(s: AsyncSession, rule: WarningRule, sid: int, rows: list[dict[str, Any]], *,
+                   stored: bool = True) -> Hit | None:
+    """The first reading of this batch at which the rule fires, or None. ``rows`` are sorted by time;
+    ``stored=False``: they are not in the database yet."""
     if not rows or rule.op is None or rule.threshold is None:
         return None
     breach = OPS[rule.op]
     thr = float(rule.threshold)
     t0, t1 = rows[0]["at"], rows[-1]["at"]
+    pending = None if stored else rows
     if rule.kind == "threshold":
         for r in rows:
             if breach(r["value"], thr):
@@ -162,7 +191,7 @@ async def evaluate(s: AsyncSession, rule: WarningRule, sid: int, rows: list[dict
         n = rule.sustain_count
         run = 0
         start: dt.datetime | None = None
-        for at, v in await _series(s, sid, rule.metric, t0, t1, before=n - 1):
+        for at, v in await _series(s, sid, rule.metric, t0, t1, before=n - 1, pending=pending):
             if breach(v, thr):
                 run += 1
                 start = start or at
@@ -174,7 +203,8 @@ async def evaluate(s: AsyncSession, rule: WarningRule, sid: int, rows: list[dict
     if rule.kind == "sustained" and rule.sustain_minutes:
         span = dt.timedelta(minutes=rule.sustain_minutes)
         start = None
-        for at, v in await _series(s, sid, rule.metric, t0, t1, before=1, before_t=t0 - span):
+        for at, v in await _series(s, sid, rule.metric, t0, t1, before=1, before_t=t0 - span,
+                                     pending=pending):
             if breach(v, thr):
                 start = start or at
                 if at >= t0 and at - start >= span:
@@ -185,7 +215,7 @@ async def evaluate(s: AsyncSession, rule: WarningRule, sid: int, rows: list[dict
         return None
     if rule.kind == "rate":
         unit_s = 60.0 if rule.rate_per == "minute" else 3600.0
-        seq = await _series(s, sid, rule.metric, t0, t1, before=1)
+        seq = await _series(s, sid, rule.metric, t0, t1, before=1, pending=pending)
         for (a0, v0), (a1, v1) in itertools.pairwise(seq):
             if a1 < t0:
                 continue

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 01:21:06.968447
+Create Date: 2026-11-22 01:39:11.680240
 """
 from __future__ import annotations
 
