@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 01:39:11.680240
+Create Date: 2026-11-22 01:58:33.558673
 """
 from __future__ import annotations
 
@@ -58,6 +58,40 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_user_id'), ['user_id'], unique=False)
 
+    op.create_table('camera_recordings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('camera_id', sa.Integer(), nullable=False),
+    sa.Column('camera_name', sa.String(length=100), nullable=False),
+    sa.Column('recording_id', sa.String(length=64), nullable=False),
+    sa.Column('emergency', sa.Boolean(), nullable=False),
+    sa.Column('released', sa.Boolean(), nullable=False),
+    sa.Column('path', sa.String(length=1000), nullable=False),
+    sa.Column('start_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.Column('end_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('has_audio', sa.Boolean(), nullable=False),
+    sa.Column('created_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_camera_recordings'))
+    )
+    with op.batch_alter_table('camera_recordings', schema=None) as batch_op:
+        batch_op.create_index('ix_camera_recordings_camera_start', ['camera_id', 'start_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_camera_recordings_recording_id'), ['recording_id'], unique=False)
+        batch_op.create_index('ix_camera_recordings_start', ['start_at'], unique=False)
+
+    op.create_table('camera_tours',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('dwell_s', sa.Integer(), nullable=False),
+    sa.Column('layout', sa.String(length=8), nullable=False),
+    sa.Column('camera_ids', sa.JSON(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_by_name', sa.String(length=80), nullable=False),
+    sa.Column('created_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_camera_tours')),
+    sa.UniqueConstraint('name', name='uq_camera_tours_name')
+    )
     op.create_table('duty_templates',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -247,6 +281,59 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_auth_sessions_user_id'), ['user_id'], unique=False)
+
+    op.create_table('camera_wall_layouts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('layout', sa.String(length=8), nullable=False),
+    sa.Column('cells', sa.JSON(), nullable=False),
+    sa.Column('is_default', sa.Boolean(), nullable=False),
+    sa.Column('created_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_camera_wall_layouts_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_camera_wall_layouts')),
+    sa.UniqueConstraint('user_id', 'name', name='uq_camera_wall_layouts_user_name')
+    )
+    with op.batch_alter_table('camera_wall_layouts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_camera_wall_layouts_user_id'), ['user_id'], unique=False)
+
+    op.create_table('cameras',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('protocol', sa.String(length=16), nullable=False),
+    sa.Column('url', sa.String(length=500), nullable=False),
+    sa.Column('transport', sa.String(length=4), nullable=False),
+    sa.Column('username', sa.String(length=100), nullable=True),
+    sa.Column('password', command_server.core.crypto.Encrypted(length=255), nullable=True),
+    sa.Column('lon', sa.Float(), nullable=True),
+    sa.Column('lat', sa.Float(), nullable=True),
+    sa.Column('address', sa.String(length=300), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('feature_id', sa.Integer(), nullable=True),
+    sa.Column('tags', sa.JSON(), nullable=False),
+    sa.Column('recording_mode', sa.String(length=16), nullable=False),
+    sa.Column('recording_schedule', sa.JSON(), nullable=False),
+    sa.Column('retention_days', sa.Integer(), nullable=False),
+    sa.Column('transcode_h265', sa.Boolean(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('status_detail', sa.String(length=300), nullable=True),
+    sa.Column('status_changed_at', command_server.core.db.UtcDateTime(), nullable=True),
+    sa.Column('last_seen', command_server.core.db.UtcDateTime(), nullable=True),
+    sa.Column('media_info', sa.JSON(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('created_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.Column('updated_at', command_server.core.db.UtcDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_cameras_unit_id_units'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cameras')),
+    sa.UniqueConstraint('name', name='uq_cameras_name')
+    )
+    with op.batch_alter_table('cameras', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cameras_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cameras_status'), ['status'], unique=False)
+        batch_op.create_index('ix_cameras_unit_kind', ['unit_id', 'kind'], unique=False)
 
     op.create_table('duty_shifts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -776,6 +863,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_duty_shifts_day'))
 
     op.drop_table('duty_shifts')
+    with op.batch_alter_table('cameras', schema=None) as batch_op:
+        batch_op.drop_index('ix_cameras_unit_kind')
+        batch_op.drop_index(batch_op.f('ix_cameras_status'))
+        batch_op.drop_index(batch_op.f('ix_cameras_kind'))
+
+    op.drop_table('cameras')
+    with op.batch_alter_table('camera_wall_layouts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_camera_wall_layouts_user_id'))
+
+    op.drop_table('camera_wall_layouts')
     with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_auth_sessions_user_id'))
 
@@ -823,6 +920,13 @@ def downgrade() -> None:
 
     op.drop_table('events')
     op.drop_table('duty_templates')
+    op.drop_table('camera_tours')
+    with op.batch_alter_table('camera_recordings', schema=None) as batch_op:
+        batch_op.drop_index('ix_camera_recordings_start')
+        batch_op.drop_index(batch_op.f('ix_camera_recordings_recording_id'))
+        batch_op.drop_index('ix_camera_recordings_camera_start')
+
+    op.drop_table('camera_recordings')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_user_id'))
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
