@@ -9,6 +9,7 @@ import re
 import urllib.request
 
 from playwright.async_api import Browser, Page, expect
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import DEMO_PASSWORD
 from tests.peers.server import ServerProcess
@@ -63,15 +64,20 @@ async def test_ammonia_leak_from_alarm_to_response(server: ServerProcess, browse
     first_row = table.locator("tbody tr").first
     await expect(first_row).to_contain_text("液氨储罐阀门泄漏", timeout=10_000)
     create = page.get_by_test_id("alarms-create-incident")
-    # The list reloads live when the alarm.created event arrives, which clears a selection made just before.
-    for _ in range(5):
-        await first_row.locator(".el-checkbox__inner").click()
+    checkbox = first_row.locator(".el-checkbox")
+    # The list reloads live as events arrive (alarm.created, notifications), which can clear a selection or
+    # re-render the toolbar mid-click: (re)select until the selection holds and the click lands. Click the box
+    # only when unchecked, so a retry never deselects.
+    for _ in range(15):
+        if "is-checked" not in (await checkbox.get_attribute("class") or ""):
+            await checkbox.locator(".el-checkbox__inner").click()
         try:
-            await expect(create).to_be_enabled(timeout=2_000)
+            await expect(create).to_be_enabled(timeout=1_000)
+            await create.click(force=True, timeout=2_000)
+            await page.wait_for_url("**/console/incidents/new**", timeout=3_000)
             break
-        except AssertionError:
+        except (AssertionError, PlaywrightTimeout):
             continue
-    await create.click()
     await page.wait_for_url("**/console/incidents/new**")
     await page.get_by_test_id("incident-new-title").fill("化工企业液氨储罐泄漏")
     await page.get_by_test_id("incident-new-submit").click()
