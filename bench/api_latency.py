@@ -730,19 +730,22 @@ def run_own(args: argparse.Namespace) -> dict[str, Any]:
         env.update({"DATABASE_URL": url, "ECS_DB_SCHEMA": schema})
     try:
         with tempfile.TemporaryDirectory(prefix="ecs-bench-api-") as tmp:
-            var = Path(tmp) / "var"
+            var = Path(args.var) if args.var else Path(tmp) / "var"
             if args.db == "sqlite":
                 url = f"sqlite+aiosqlite:///{(var / 'ecs.db').resolve()}"
             server = ServerProcess(var, env=env)
-            t0 = time.monotonic()
-            server.start(timeout_s=600)  # migrations, demo accounts, demo city
-            first_start = time.monotonic() - t0
-            server.stop()
-            log(f"first start (migrations + demo city) took {first_start:.1f} s; loading {targets}")
-            t0 = time.monotonic()
-            loaded = asyncio.run(bulk_load(url, schema, targets))
-            load_s = time.monotonic() - t0
-            log(f"loaded in {load_s:.1f} s: {loaded}")
+            first_start = load_s = 0.0
+            loaded: dict[str, Any] = {"reused": str(var)}
+            if not (args.var and (var / "ecs.db").exists()):
+                t0 = time.monotonic()
+                server.start(timeout_s=600)  # migrations, demo accounts, demo city
+                first_start = time.monotonic() - t0
+                server.stop()
+                log(f"first start (migrations + demo city) took {first_start:.1f} s; loading {targets}")
+                t0 = time.monotonic()
+                loaded = asyncio.run(bulk_load(url, schema, targets))
+                load_s = time.monotonic() - t0
+                log(f"loaded in {load_s:.1f} s: {loaded}")
             rows = asyncio.run(count_rows(url, schema))
             ref = asyncio.run(reference_data(url, schema))
             t0 = time.monotonic()
@@ -780,6 +783,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="mean pause between a client's requests (0: closed loop, the hardest case)")
     ap.add_argument("--url", help="measure this running server (already loaded; demo accounts needed)")
     ap.add_argument("--server-pid", type=int, help="with --url: pid of the server, for CPU and RSS figures")
+    ap.add_argument("--var", help="SQLite: var dir to load once and reuse (copy it first: runs write to it)")
     ap.add_argument("--keep-schema", action="store_true", help="PostgreSQL: keep the schema for inspection")
     args = ap.parse_args(argv)
     if args.clients < 1 or args.duration <= 0 or args.scale <= 0:

@@ -64,7 +64,9 @@ _APPS: weakref.WeakKeyDictionary[AsyncEngine, web.Application] = weakref.WeakKey
 
 
 def register_app(app: web.Application) -> None:
-    _APPS[services(app).db.engine] = app
+    db = services(app).db
+    _APPS[db.engine] = app
+    _APPS[db.write_engine] = app
 
 
 # --- output -------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Database engine, declarative base and the two ways to open a session: read and write.
 
-The same code runs on SQLite (embedded default, WAL) and PostgreSQL. Writes are serialised per process on
-SQLite (one writer is all SQLite allows; an asyncio lock avoids SQLITE_BUSY storms) and ordered on
-PostgreSQL by an advisory lock taken when event/audit rows are written (see ``core/uow.py``).
+The same code runs on SQLite (embedded default, WAL) and PostgreSQL. Reads use the asynchronous drivers
+(aiosqlite, asyncpg). Writes use the inline drivers (``inline_db.py``: stdlib sqlite3, psycopg) one
+transaction at a time per process, and are ordered across processes on PostgreSQL by an advisory lock taken
+when event/audit rows are written (see ``core/uow.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from .inline_db import inline_connect_args, inline_url, mark_inline
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -71,10 +74,21 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "connect", _one_hop_cursors)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer: a lock avoids SQLITE_BUSY storms. PostgreSQL: at most 12 write transactions at
-        # once, so that writers queued on the event-ordering lock never take every pooled connection and
-        # starve the reads (bench/api_latency.py showed reads waiting 4 s for a connection).
-        self._write_lock: asyncio.Lock | asyncio.Semaphore = asyncio.Lock() if self.is_sqlite else asyncio.Semaphore(12)
+        # Writes go through the inline drivers (``inline_db.py``): a transaction runs start to commit without
+        # giving up the event loop, so the ordering lock is held only for the transaction's own work. One
+        # write transaction per process at a time (SQLite allows one writer anyway); the lock queues the rest
+        # without blocking the loop.
+        wkwargs: dict[str, Any] = {"echo": echo, "connect_args": inline_connect_args(self.is_sqlite, schema)}
+        if self.is_sqlite:
+            wkwargs.update(pool_size=2, max_overflow=2)
+        else:
+            wkwargs.update(pool_size=2, max_overflow=4, pool_pre_ping=True)
+        self.write_engine: AsyncEngine = create_async_engine(inline_url(url), **wkwargs)
+        mark_inline(self.write_engine)
+        if self.is_sqlite:
+            event.listen(self.write_engine.sync_engine, "connect", _sqlite_pragmas)
+        self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -84,7 +98,7 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction committed on success, rolled back on any exception."""
-        async with self._write_lock, self.sessions() as session, session.begin():
+        async with self._write_lock, self.write_sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -107,6 +121,7 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        await self.write_engine.dispose()
         await self.engine.dispose()
 
 

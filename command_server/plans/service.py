@@ -4,11 +4,12 @@ response. No HTTP here; every write goes through one unit of work and emits its 
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, case, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -481,8 +482,14 @@ async def _load_incident(s: AsyncSession, incident_id: int, *, lock: bool = Fals
 
 
 async def district_of_point(s: AsyncSession, lon: float, lat: float) -> int | None:
-    """The unit id of the district whose boundary (map layer ``districts``) contains the point."""
+    """The unit id of the district whose boundary (map layer ``districts``) contains the point: the shared
+    map index answers when the app has one (as alarm routing does), else the layer's rows are scanned."""
+    from ..alarms.service import _geo_index, find_district
     from ..geo.models import MapFeature
+
+    if _geo_index(s) is not None:
+        district = await find_district(s, lon, lat)
+        return district.unit_id if district else None
 
     rows = (await s.scalars(select(MapFeature).where(MapFeature.layer == "districts"))).all()
     for f in rows:
@@ -510,12 +517,29 @@ def plan_facts(p: Plan) -> matching.PlanFacts:
                               polygon=p.area_polygon, text_tokens=tokens, version=p.version)
 
 
+# The active plans' matching facts, per database, rebuilt when the library changes. Every incident workspace
+# ranks the whole library; loading and tokenising every plan's JSON on each request was most of that
+# request's cost. The key is read with one aggregate query, so edits from any process are seen at once.
+_FACTS: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], list[matching.PlanFacts]]] = \
+    weakref.WeakKeyDictionary()
+
+
+async def active_plan_facts(svc: Services, s: AsyncSession) -> list[matching.PlanFacts]:
+    key = tuple((await s.execute(select(func.count(Plan.id), func.max(Plan.updated_at), func.sum(Plan.version),
+                                        func.max(Plan.id)).where(Plan.status == "active"))).one())
+    cached = _FACTS.get(svc.db)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    facts = [plan_facts(p) for p in (await s.scalars(select(Plan).where(Plan.status == "active"))).all()]
+    _FACTS[svc.db] = (key, facts)
+    return facts
+
+
 async def plan_matches(svc: Services, incident_id: int) -> list[dict[str, Any]]:
     async with svc.db.read() as s:
         inc = await _load_incident(s, incident_id)
         facts = await incident_facts(s, inc)
-        plans = (await s.scalars(select(Plan).where(Plan.status == "active"))).all()
-        pfacts = [plan_facts(p) for p in plans]
+        pfacts = await active_plan_facts(svc, s)
     return matching.rank(facts, pfacts)
 
 

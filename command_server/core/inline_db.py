@@ -1,0 +1,112 @@
+"""Write transactions that run on the event-loop thread without yielding ("inline" drivers).
+
+Why: every write commits its event and audit rows under one ordering lock (see ``uow.py``). With an async
+driver each statement is an ``await``, and each ``await`` lets every other ready request run a step first; under
+load a write held the lock for ~40 ms of *other requests'* Python, which capped the whole server at ~18
+writes/s (docs/performance.md, issue 3). Here the write session's statements are plain blocking DB-API calls
+(stdlib ``sqlite3``; ``psycopg`` for PostgreSQL), so a transaction runs from first statement to commit in one
+go and holds the lock only for its own work — sub-millisecond SQL on SQLite, local round trips of ~0.1 ms on
+PostgreSQL.
+
+How: SQLAlchemy's asyncio layer runs the ORM's sync code in a greenlet and only leaves it when a driver
+awaits. These dialects are the stock sync dialects marked ``is_async`` so ``create_async_engine`` and
+``AsyncSession`` accept them; the driver never awaits, so ``await session.execute(...)`` completes without
+giving up the loop. Reads keep the truly asynchronous drivers (aiosqlite, asyncpg): a slow report must not
+stall the loop.
+
+The price: the loop is blocked while a write transaction talks to the database. That is the point for the
+short transactions the API makes; a long one (an XLSX import of thousands of rows) stalls realtime delivery
+for its duration. On PostgreSQL with several server processes, a write waiting for another process's
+advisory lock blocks this process's loop for the other's (short, inline) hold.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import psycopg
+from sqlalchemy import event, pool
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util.concurrency import await_
+
+
+class _AsyncResultCursor:
+    """What SQLAlchemy's async result wrapper calls on a cursor after buffering its rows."""
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+
+class InlineSQLiteCursor(_AsyncResultCursor, sqlite3.Cursor):
+    pass
+
+
+class InlineSQLiteConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = InlineSQLiteCursor) -> Any:  # type: ignore[override]
+        return super().cursor(factory)
+
+
+class InlinePgCursor(_AsyncResultCursor, psycopg.Cursor):  # type: ignore[misc]
+    pass
+
+
+class InlineSQLiteDialect(SQLiteDialect_pysqlite):
+    driver = "inline"
+    is_async = True
+    supports_statement_cache = True
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        return pool.AsyncAdaptedQueuePool
+
+
+class InlinePostgresDialect(PGDialect_psycopg):
+    driver = "inline"
+    is_async = True
+    supports_statement_cache = True
+
+    @classmethod
+    def get_async_dialect_cls(cls, url: URL) -> type[InlinePostgresDialect]:
+        return cls  # the stock dialect would hand over its async (awaiting) variant
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        return pool.AsyncAdaptedQueuePool
+
+
+registry.register("sqlite.inline", __name__, "InlineSQLiteDialect")
+registry.register("postgresql.inline", __name__, "InlinePostgresDialect")
+
+
+async def _done() -> None:
+    return None
+
+
+def _greenlet_switch(*_args: Any) -> None:
+    # ``AsyncConnection.execute`` insists that the driver awaited something (``_require_await``). Awaiting a
+    # coroutine that finishes at once switches greenlets but never suspends, so the loop is not given up.
+    await_(_done())
+
+
+def mark_inline(engine: AsyncEngine) -> None:
+    event.listen(engine.sync_engine, "before_cursor_execute", _greenlet_switch)
+
+
+def inline_url(url: str) -> str:
+    """The same database through the inline driver (``sqlite+aiosqlite`` → ``sqlite+inline``, etc.)."""
+    u = make_url(url)
+    return u.set(drivername=f"{u.get_backend_name()}+inline").render_as_string(hide_password=False)
+
+
+def inline_connect_args(is_sqlite: bool, schema: str | None) -> dict[str, Any]:
+    if is_sqlite:
+        return {"timeout": 30, "factory": InlineSQLiteConnection}
+    args: dict[str, Any] = {"autocommit": False, "cursor_factory": InlinePgCursor}
+    if schema:
+        args["options"] = f"-c search_path={schema}"
+    return args
