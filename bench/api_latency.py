@@ -111,6 +111,7 @@ async def bulk_load(url: str, schema: str | None, targets: dict[str, int], seed:
     import numpy as np
     from sqlalchemy import func, insert, select, text
 
+    from command_server.alarms import search as alarm_search
     from command_server.alarms.models import Alarm
     from command_server.alarms.schemas import COMPLAINT_CHANNELS
     from command_server.alarms.service import match_chemical, screen_opinion
@@ -267,6 +268,10 @@ async def bulk_load(url: str, schema: str | None, targets: dict[str, int], seed:
         async with eng.begin() as c:
             await insert_chunks(c, Alarm.__table__, alarm_rows)
         timings["alarms_s"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        async with eng.begin() as c:  # Core inserts bypass the ORM events that keep the search index
+            await c.run_sync(alarm_search.rebuild)
+        timings["alarm_search_index_s"] = time.monotonic() - t0
         t0 = time.monotonic()
         async with eng.begin() as c:
             await insert_chunks(c, Incident.__table__, inc_rows)
@@ -522,6 +527,8 @@ class Client:
         user = "operator" if idx % 2 == 0 else "commander"
         ops = list(MIX)
         weights = [MIX[o][0] for o in ops]
+        if self.cfg["think_ms"] > 0:  # people do not all click in the same millisecond: spread the first requests
+            await asyncio.sleep(r.uniform(0, self.cfg["think_ms"] / 1000.0))
         while True:
             start_wall = time.time()
             if start_wall >= t_end:
@@ -578,14 +585,27 @@ async def worker_main(cfg: dict[str, Any], conn: Any) -> None:
             await asyncio.sleep(max(0.0, t_end - time.time()))
             cpu["t1"] = time.process_time()
 
+        lag = {"max_ms": 0.0, "at": 0.0}
+
+        async def loop_lag() -> None:  # the client's own stalls would be counted as server latency
+            while time.time() < t_end:
+                t = time.perf_counter()
+                await asyncio.sleep(0.01)
+                late = (time.perf_counter() - t - 0.01) * 1000
+                if late > lag["max_ms"] and time.time() >= t_measure:
+                    lag["max_ms"], lag["at"] = late, time.time()
+
         marks = asyncio.create_task(cpu_marks())
+        lag_task = asyncio.create_task(loop_lag())
         await asyncio.gather(*[client.run_client(i, t_measure, t_end) for i in range(cfg["clients"])])
         await marks
+        lag_task.cancel()
         conn.send(("result", {
             "samples": {op: a.tobytes() for op, a in client.samples.items()},
             "variants": {k: a.tobytes() for k, a in client.variants.items()},
             "errors": client.errors, "error_sample": client.error_sample, "requests": client.requests,
-            "cpu_s": cpu.get("t1", time.process_time()) - cpu.get("t0", 0.0)}))
+            "cpu_s": cpu.get("t1", time.process_time()) - cpu.get("t0", 0.0),
+            "client_loop_lag_max_ms": round(lag["max_ms"], 1)}))
 
 
 def worker_entry(cfg: dict[str, Any], conn: Any) -> None:
@@ -704,6 +724,7 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
         "server_cpu_pct": round(100.0 * server_cpu / d, 1) if server_cpu is not None else None,
         "server_rss_mb": round(after.rss_mb, 1) if after else None,
         "client_cpu_pct": round(100.0 * client_cpu / d, 1),
+        "client_loop_lag_max_ms": [res.get("client_loop_lag_max_ms") for res in results],
         "machine_cpu_pct": round(100.0 * busy / d, 1),
         "other_cpu_pct": round(100.0 * (busy - client_cpu - own_cpu - (server_cpu or 0.0)) / d, 1)
         if server_cpu is not None else None,

@@ -1,22 +1,31 @@
 """Media relay benchmark: N RTSP cameras (gst-rtsp-server, pre-encoded content) → the media gateway (pulls all N,
-records all N, sends each to one WebRTC viewer) → aiortc viewers in a separate process counting received frames.
+records all N, sends each to one WebRTC viewer) → WebRTC viewers in separate processes counting received frames.
 
     .venv/bin/python bench/media_relay.py --streams 8 --resolution 1080p --bitrate 4M
+    .venv/bin/python bench/media_relay.py --streams 8 --full-viewers      # aiortc's whole receive path
 
-Three processes besides this one: the RTSP server, the gateway (``--role gateway``, a tiny HTTP API for offers and
-stats) and the viewers (``--role viewers``; they count depacketised frames without decoding them, so the viewers'
-CPU does not starve the gateway on a 2-core machine). Phases: (1) pull + record only, (2) pull + record + N viewers,
-(3) the gateway stopped, ``ffmpeg -c copy`` records the same N streams. Prints JSON.
+Processes besides this one: the RTSP server, the gateway (``--role gateway``, a tiny HTTP API for offers and
+stats) and ``--viewer-procs`` viewer processes (``--role viewers``). Phases: (1) pull + record only, (2) pull +
+record + N viewers, (3) the gateway stopped, ``ffmpeg -c copy`` records the same N streams. Prints JSON.
+
+Viewers (see bench/README.md): every viewer is a real aiortc ``RTCPeerConnection`` (ICE, consent checks, DTLS, SRTP
+keys). By default ("lean") the RTP packets are counted on the socket: the RTP header (sequence number, timestamp,
+marker) is in clear in SRTP, so a frame counts as delivered when every sequence number from the previous frame's
+marker to its own marker arrived. No SRTP unprotect, no jitter buffer, no NACK/PLI: this measures what the gateway
+put on the wire, at a receive cost low enough that the viewers do not starve the gateway on a 2-core machine.
+``--full-viewers`` runs aiortc's real receive path (SRTP unprotect, depacketise, jitter buffer, NACK) and counts
+the frames it assembles, without decoding them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import queue
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench._common import proc_sample  # noqa: E402
+from bench._common import CLK_TCK, machine_cpu, percentile, proc_sample  # noqa: E402
 
 
 def cpu_of(pids: list[int]) -> float:
@@ -39,6 +48,15 @@ def cpu_of(pids: list[int]) -> float:
         if s:
             total += s.cpu_s
     return total
+
+
+def thread_cpu(pid: int, tid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+    except OSError:
+        return 0.0
+    f = stat[stat.rindex(")") + 2:].split()
+    return (int(f[11]) + int(f[12])) / CLK_TCK
 
 
 def children(pid: int) -> list[int]:
@@ -52,28 +70,61 @@ def children(pid: int) -> list[int]:
     return res
 
 
+def udp_errors() -> dict[str, int]:
+    """Machine-wide UDP counters (/proc/net/snmp): RcvbufErrors = datagrams dropped because a socket's receive
+    buffer was full."""
+    lines = [ln.split() for ln in Path("/proc/net/snmp").read_text().splitlines() if ln.startswith("Udp:")]
+    return dict(zip(lines[0][1:], map(int, lines[1][1:]), strict=False))
+
+
 class CpuMeter:
-    def __init__(self, pids_fn: Any) -> None:
-        self.pids_fn = pids_fn
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
 
     def __enter__(self) -> CpuMeter:
-        self.t0, self.c0 = time.monotonic(), cpu_of(self.pids_fn())
+        self.t0, self.c0 = time.monotonic(), self.fn()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.elapsed = time.monotonic() - self.t0
-        self.cpu_pct = (cpu_of(self.pids_fn()) - self.c0) / self.elapsed * 100
+        self.cpu_pct = (self.fn() - self.c0) / self.elapsed * 100
+
+
+class LoopLag:
+    """Event-loop responsiveness: how late a 20 ms sleep wakes up."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.02)
+            self.samples.append((time.monotonic() - t - 0.02) * 1000)
+
+    def take(self) -> dict[str, float | None]:
+        s, self.samples = sorted(self.samples), []
+        return {"p50": _r(percentile(s, 50)), "p99": _r(percentile(s, 99)), "max": _r(s[-1] if s else None)}
+
+
+def _r(x: float | None, nd: int = 1) -> float | None:
+    return None if x is None else round(x, nd)
 
 
 # --- gateway process ---------------------------------------------------------------------------------------------
 
-async def run_gateway(port: int, var_dir: Path) -> None:
+async def run_gateway(port: int, var_dir: Path, lean_rtp: bool) -> None:
     from aiohttp import web
 
     from media_gateway import MediaError, MediaGateway
+    from media_gateway.hub import Reset
 
-    gw = MediaGateway(var_dir, segment_s=60, idle_timeout_s=600)
+    gw = MediaGateway(var_dir, segment_s=60, idle_timeout_s=600, lean_rtp=lean_rtp)
     await gw.start()
+    lag = LoopLag()
+    tracks: dict[str, Any] = {}  # camera → its live track (kept after its session closed, to count what it sent)
+    closed: list[dict[str, Any]] = []
 
     async def configure(req: web.Request) -> web.Response:
         body = await req.json()
@@ -86,14 +137,38 @@ async def run_gateway(port: int, var_dir: Path) -> None:
             sid, sdp = await gw.webrtc_answer(body["id"], body["sdp"])
         except MediaError as exc:
             return web.json_response({"error": exc.message}, status=exc.status)
+        s = gw.sessions[sid]
+        tracks[body["id"]] = s.track
+
+        @s.pc.on("connectionstatechange")
+        def _changed(pc: Any = s.pc, cid: str = body["id"]) -> None:
+            if pc.connectionState in ("failed", "closed"):
+                closed.append({"camera": cid, "state": pc.connectionState, "at": time.time()})
+                print(f"gateway: session of {cid} {pc.connectionState}", file=sys.stderr, flush=True)
+
         return web.json_response({"session": sid, "sdp": sdp})
 
     async def stats(req: web.Request) -> web.Response:
         out = gw.stats()
-        out["tracks"] = {s.camera_id: s.track.frames_sent for s in gw.sessions.values()}
+        out["tracks"] = {cid: t.frames_sent for cid, t in tracks.items()}
+        out["closed_sessions"] = closed
+        if req.query.get("lag"):  # the orchestrator's calls delimit the measured windows; the viewers' do not
+            out["loop_lag_ms"] = lag.take()
         return web.json_response(out, dumps=lambda o: json.dumps(o, default=str))
 
+    async def close_all(req: web.Request) -> web.Response:
+        # frames the hub had for each viewer: sent + dropped by its queue (too slow) + still queued
+        lost = {cid: t.sub.dropped + sum(1 for x in t.sub.queue if not isinstance(x, Reset))
+                for cid, t in tracks.items()}
+        async def close(sid: str) -> None:
+            with contextlib.suppress(MediaError):  # it may have closed by itself meanwhile
+                await gw.webrtc_close(sid)
+
+        await asyncio.gather(*(close(sid) for sid in list(gw.sessions)))
+        return web.json_response({"tracks": {cid: t.frames_sent for cid, t in tracks.items()}, "hub_lost": lost})
+
     app = web.Application()
+    app.router.add_post("/close_sessions", close_all)
     app.router.add_post("/configure", configure)
     app.router.add_post("/offer", offer)
     app.router.add_get("/stats", stats)
@@ -110,9 +185,86 @@ async def run_gateway(port: int, var_dir: Path) -> None:
 
 # --- viewers process ---------------------------------------------------------------------------------------------
 
-def _counting_worker(loop: asyncio.AbstractEventLoop, input_q: queue.Queue, output_q: asyncio.Queue,
-                     decode_error: threading.Event) -> None:
-    """Replaces aiortc's decoder thread: counts assembled frames instead of decoding them."""
+class RtpCounter:
+    """Lean viewer: keeps the clear RTP header bytes 1..7 (marker+PT, sequence number, timestamp) of every packet
+    as it comes off the socket, and the arrival time of each marker packet. :meth:`frames` works out, afterwards,
+    which frames arrived whole."""
+
+    __slots__ = ("hdrs", "marks", "t_start")
+
+    def __init__(self) -> None:
+        self.hdrs: list[bytes] = []
+        self.marks: list[tuple[int, float]] = []  # (number of headers up to and including the marker, time)
+        self.t_start = 0.0
+
+    def add(self, data: bytes) -> None:
+        self.hdrs.append(data[1:8])
+        if data[1] & 0x80:
+            self.marks.append((len(self.hdrs), time.monotonic()))
+
+    def frames(self, upto: int | None = None) -> dict[str, Any]:
+        """Complete frames among the first ``upto`` packets (all by default): frames end at a marker; the packets
+        from the previous marker (exclusive) to this marker (inclusive) must all be there. A lost marker merges two
+        frames into one range, which is then counted as one incomplete frame (conservative)."""
+        hdrs = self.hdrs if upto is None else self.hdrs[:upto]
+        if not hdrs:
+            return {"complete": 0, "packets": 0, "lost_packets": 0, "first_complete_at": None, "other_pt": 0}
+        pts = [h[0] & 0x7F for h in hdrs[:64]]
+        pt = max(set(pts), key=pts.count)  # the media payload type (RTX would have another one)
+        ext: list[int | None] = []  # extended sequence number of each header (None: another payload type)
+        last = last_e = None
+        for h in hdrs:
+            if h[0] & 0x7F != pt:
+                ext.append(None)
+                continue
+            seq = (h[1] << 8) | h[2]
+            if last is None or last_e is None:
+                e = seq
+            else:
+                d = (seq - last) & 0xFFFF
+                e = last_e + d if d < 0x8000 else last_e - ((last - seq) & 0xFFFF)
+            ext.append(e)
+            last, last_e = seq, e
+        got = {e for e in ext if e is not None}
+        markers = sorted({e for e, h in zip(ext, hdrs, strict=True) if e is not None and h[0] & 0x80})
+        complete: set[int] = set()
+        prev = min(got) - 1
+        for m in markers:
+            if all(s in got for s in range(prev + 1, m + 1)):
+                complete.add(m)
+            prev = m
+        first_at = None
+        for idx, t in self.marks:
+            if idx > len(hdrs):
+                break
+            if ext[idx - 1] in complete:
+                first_at = t
+                break
+        return {"complete": len(complete), "packets": len(got), "lost_packets": max(got) - min(got) + 1 - len(got),
+                "first_complete_at": first_at, "other_pt": sum(1 for e in ext if e is None)}
+
+
+def install_lean_counting(counters: dict[Any, RtpCounter]) -> None:
+    """Counts SRTP packets on the ICE socket instead of handing them to aiortc: STUN (consent checks), DTLS and
+    SRTCP still go the normal way."""
+    import aioice.ice
+
+    orig = aioice.ice.StunProtocol.datagram_received
+
+    def datagram_received(self: Any, data: bytes, addr: Any) -> None:
+        if len(data) >= 12 and 128 <= data[0] < 192 and not 192 <= data[1] <= 223:  # RTP, not RTCP (RFC 5761)
+            c = counters.get(self)
+            if c is not None:
+                c.add(data)
+                return
+        orig(self, data, addr)
+
+    aioice.ice.StunProtocol.datagram_received = datagram_received  # type: ignore[method-assign]
+
+
+def _counting_worker(loop: asyncio.AbstractEventLoop, input_q: Any, output_q: asyncio.Queue,
+                     *args: Any) -> None:
+    """Full viewers: replaces aiortc's decoder thread; counts the frames its jitter buffer assembled."""
     while True:
         task = input_q.get()
         if task is None:
@@ -121,53 +273,114 @@ def _counting_worker(loop: asyncio.AbstractEventLoop, input_q: queue.Queue, outp
         loop.call_soon_threadsafe(output_q.put_nowait, time.monotonic())
 
 
-async def run_viewers(gateway: str, ids: list[str], seconds: float, out_path: Path) -> None:
+def _ice_protocols(pc: Any) -> list[Any]:
+    protos = []
+    for t in pc.getTransceivers():
+        conn = t.receiver.transport.transport._connection
+        protos += list(conn._protocols)
+    return protos
+
+
+async def run_viewers(gateway: str, ids: list[str], out_path: Path, full: bool, rcvbuf: int) -> None:
     import aiohttp
     import aiortc.rtcrtpreceiver
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    aiortc.rtcrtpreceiver.decoder_worker = _counting_worker  # type: ignore[assignment]
+    lag = LoopLag()
+    counters: dict[Any, RtpCounter] = {}
+    per_cam: dict[str, RtpCounter] = {}
     frames: dict[str, int] = dict.fromkeys(ids, 0)
     first: dict[str, float | None] = dict.fromkeys(ids)
+    t_post: dict[str, float] = {}
+    states: dict[str, str] = {}
+    rcvbuf_eff: list[int] = []
+    if full:
+        aiortc.rtcrtpreceiver.decoder_worker = _counting_worker  # type: ignore[assignment]
+    else:
+        install_lean_counting(counters)
     pcs = []
     tasks = []
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[str] = asyncio.Queue()
+
+    def read_stdin() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(commands.put_nowait, line.strip())
+
+    threading.Thread(target=read_stdin, daemon=True).start()
+
     async with aiohttp.ClientSession() as http:
         for cid in ids:
             pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             pc.addTransceiver("video", direction="recvonly")
-            t0 = time.monotonic()
 
-            def on_track(track: Any, cid: str = cid, t0: float = t0) -> None:
+            def on_track(track: Any, cid: str = cid) -> None:
                 async def read() -> None:
                     try:
                         while True:
                             t = await track.recv()
                             if first[cid] is None:
-                                first[cid] = (t - t0) * 1000
+                                first[cid] = (t - t_post[cid]) * 1000
                             frames[cid] += 1
                     except Exception:
                         return
                 tasks.append(asyncio.ensure_future(read()))
 
+            def on_state(pc: Any = pc, cid: str = cid) -> None:
+                states[cid] = pc.connectionState
+
             pc.on("track", on_track)
-            await pc.setLocalDescription(await pc.createOffer())
+            pc.on("connectionstatechange", on_state)
+            await pc.setLocalDescription(await pc.createOffer())  # gathers: the sockets exist from here on
+            for proto in _ice_protocols(pc):
+                sock = proto.transport.get_extra_info("socket")
+                if rcvbuf:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+                rcvbuf_eff.append(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+                if not full:
+                    c = per_cam.setdefault(cid, RtpCounter())
+                    counters[proto] = c
+            t_post[cid] = time.monotonic()
+            if cid in per_cam:
+                per_cam[cid].t_start = t_post[cid]
             async with http.post(f"{gateway}/offer", json={"id": cid, "sdp": pc.localDescription.sdp}) as r:
                 ans = await r.json()
             await pc.setRemoteDescription(RTCSessionDescription(ans["sdp"], "answer"))
             pcs.append(pc)
         print("CONNECTED", flush=True)
 
-        async def snap() -> tuple[dict[str, int], dict[str, int]]:
-            got = dict(frames)
+        async def snap() -> dict[str, Any]:
+            got = {c: len(per_cam[c].hdrs) for c in ids if c in per_cam} if not full else dict(frames)
             async with http.get(f"{gateway}/stats") as r:  # frames sent, at the same moment
-                return got, (await r.json())["tracks"]
+                return {"recv": got, "sent": (await r.json())["tracks"], "t": time.monotonic()}
 
-        await asyncio.sleep(3)  # start-up (ICE/DTLS, GOP catch-up) is reported apart from the steady state
-        recv0, sent0 = await snap()
-        await asyncio.sleep(seconds)
-        recv1, sent1 = await snap()
-        await asyncio.to_thread(out_path.write_text, json.dumps(
-            {"frames": recv1, "sent": sent1, "frames0": recv0, "sent0": sent0, "first_frame_ms": first}))
+        snaps: dict[str, Any] = {}
+        lags: dict[str, Any] = {}
+        while True:
+            cmd = await commands.get()
+            if cmd.startswith("SNAP"):
+                lags[cmd] = lag.take()
+                snaps[cmd] = await snap()
+                print(f"{cmd} done", flush=True)
+            elif cmd == "REPORT":
+                break
+        result: dict[str, Any] = {"mode": "full" if full else "lean", "states": states, "loop_lag_ms": lags,
+                                  "rcvbuf_bytes": sorted(set(rcvbuf_eff)), "snaps": snaps, "streams": {}}
+        for cid in ids:
+            if full:
+                result["streams"][cid] = {
+                    "frames0": snaps["SNAP0"]["recv"].get(cid, 0), "frames1": snaps["SNAP1"]["recv"].get(cid, 0),
+                    "frames_end": frames[cid], "first_frame_ms": first[cid], "lost_packets": None}
+            else:
+                c = per_cam[cid]
+                f0, f1, fend = c.frames(snaps["SNAP0"]["recv"][cid]), c.frames(snaps["SNAP1"]["recv"][cid]), \
+                    c.frames()
+                result["streams"][cid] = {
+                    "frames0": f0["complete"], "frames1": f1["complete"], "frames_end": fend["complete"],
+                    "packets": fend["packets"], "lost_packets": fend["lost_packets"], "other_pt": fend["other_pt"],
+                    "first_frame_ms": (fend["first_complete_at"] - c.t_start) * 1000
+                    if fend["first_complete_at"] else None}
+        await asyncio.to_thread(out_path.write_text, json.dumps(result))
         print("DONE", flush=True)
         await asyncio.sleep(3600)
 
@@ -196,6 +409,12 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
             proc.wait(5)
 
 
+def send(proc: subprocess.Popen[bytes], line: str) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(line.encode() + b"\n")
+    proc.stdin.flush()
+
+
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     import urllib.request
 
@@ -208,9 +427,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     gport = free_port()
     gurl = f"http://127.0.0.1:{gport}"
     py = sys.executable
-    gw = vw = None
+    gw = None
+    vws: list[subprocess.Popen[bytes]] = []
     result: dict[str, Any] = {"streams": n, "resolution": args.resolution, "bitrate": args.bitrate, "fps": args.fps,
-                              "gop": args.gop, "cores": os.cpu_count()}
+                              "gop": args.gop, "cores": os.cpu_count(),
+                              "viewer_mode": "full" if args.full_viewers else "lean",
+                              "viewer_procs": args.viewer_procs, "seconds": args.seconds,
+                              "sender": "aiortc" if args.aiortc_sender else "lean"}
 
     def post(path: str, body: dict[str, Any]) -> Any:
         req = urllib.request.Request(gurl + path, data=json.dumps(body).encode(),
@@ -219,14 +442,17 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             return json.loads(r.read() or b"{}")
 
     def get_stats() -> dict[str, Any]:
-        with urllib.request.urlopen(gurl + "/stats", timeout=30) as r:
+        with urllib.request.urlopen(gurl + "/stats?lag=1", timeout=30) as r:
             return json.loads(r.read())
 
+    def machine_busy() -> float:
+        return machine_cpu()[0]
+
     try:
-        gw = subprocess.Popen([py, __file__, "--role", "gateway", "--port", str(gport), "--var", str(work / "var")],
-                              stdout=subprocess.PIPE, cwd=ROOT)
+        gw = subprocess.Popen([py, __file__, "--role", "gateway", "--port", str(gport), "--var", str(work / "var"),
+                               *(["--aiortc-sender"] if args.aiortc_sender else [])], stdout=subprocess.PIPE, cwd=ROOT)
         wait_line(gw, "READY", 30)
-        gw_pids = lambda: [gw.pid]  # noqa: E731
+        gw_pid = gw.pid
         srv_pids = lambda: [srv.pid, *children(srv.pid)] if srv.pid else []  # noqa: E731
         ids = [f"cam{i}" for i in range(1, n + 1)]
         for cid in ids:  # staggered: simultaneous connects can crash GStreamer 1.22's shared media
@@ -234,78 +460,137 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(args.stagger)
         time.sleep(3)
         # phase 1: pull + record
-        with CpuMeter(gw_pids) as rec_cpu, CpuMeter(srv_pids) as srv_cpu1:
+        get_stats()
+        with CpuMeter(lambda: cpu_of([gw_pid])) as rec_cpu, CpuMeter(lambda: cpu_of(srv_pids())) as srv_cpu1, \
+                CpuMeter(lambda: thread_cpu(gw_pid, gw_pid)) as rec_loop:
             time.sleep(args.seconds)
+        s = get_stats()
         result["gateway_record_only_cpu_pct"] = round(rec_cpu.cpu_pct, 1)
+        result["gateway_record_only_loop_thread_cpu_pct"] = round(rec_loop.cpu_pct, 1)
+        result["gateway_record_only_loop_lag_ms"] = s["loop_lag_ms"]
         result["rtsp_server_cpu_pct_phase1"] = round(srv_cpu1.cpu_pct, 1)
         # phase 2: + one WebRTC viewer per stream
-        out = work / "viewers.json"
-        vw = subprocess.Popen([py, __file__, "--role", "viewers", "--gateway", gurl, "--ids", ",".join(ids),
-                               "--seconds", str(args.seconds + 4), "--out", str(out)], stdout=subprocess.PIPE, cwd=ROOT)
-        wait_line(vw, "CONNECTED", 120)
-        time.sleep(2)
-        s0 = get_stats()
-        with CpuMeter(gw_pids) as gw_cpu, CpuMeter(srv_pids) as srv_cpu, CpuMeter(lambda: [vw.pid]) as vw_cpu:
+        groups = [ids[i::args.viewer_procs] for i in range(args.viewer_procs)]
+        outs = [work / f"viewers{i}.json" for i in range(len(groups))]
+        udp0 = udp_errors()
+        for g, out in zip(groups, outs, strict=True):
+            cmd = [py, __file__, "--role", "viewers", "--gateway", gurl, "--ids", ",".join(g), "--out", str(out),
+                   "--rcvbuf", str(args.rcvbuf)]
+            if args.full_viewers:
+                cmd.append("--full-viewers")
+            vws.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.PIPE, cwd=ROOT))
+        for vw in vws:
+            wait_line(vw, "CONNECTED", 180)
+        time.sleep(args.settle)  # start-up (ICE/DTLS, GOP catch-up) is reported apart from the steady state
+        get_stats()
+        udp1 = udp_errors()
+        for vw in vws:
+            send(vw, "SNAP0")
+        vw_pids = lambda: [v.pid for v in vws]  # noqa: E731
+        with CpuMeter(lambda: cpu_of([gw_pid])) as gw_cpu, CpuMeter(lambda: cpu_of(srv_pids())) as srv_cpu, \
+                CpuMeter(lambda: cpu_of(vw_pids())) as vw_cpu, CpuMeter(machine_busy) as mach, \
+                CpuMeter(lambda: thread_cpu(gw_pid, gw_pid)) as gw_loop:
+            for vw in vws:
+                wait_line(vw, "SNAP0 done", 30)
             time.sleep(args.seconds)
+            for vw in vws:
+                send(vw, "SNAP1")
+            for vw in vws:
+                wait_line(vw, "SNAP1 done", 30)
+        udp2 = udp_errors()
         s1 = get_stats()
-        rss = proc_sample(gw.pid)
-        wait_line(vw, "DONE", 60)
-        viewers = json.loads(out.read_text())
-        sent = {cid: viewers["sent"].get(cid, 0) for cid in ids}
-        recv = viewers["frames"]
-        total_sent, total_recv = sum(sent.values()), sum(recv.values())
-        steady_sent = sum(viewers["sent"].get(c, 0) - viewers["sent0"].get(c, 0) for c in ids)
-        steady_recv = sum(recv.get(c, 0) - viewers["frames0"].get(c, 0) for c in ids)
-        firsts = sorted(v for v in viewers["first_frame_ms"].values() if v is not None)
-        dropped = sum(c["dropped_packets"] for c in s1["cameras"].values())
+        rss = proc_sample(gw_pid)
+        closed = post("/close_sessions", {})  # the gateway stops sending: totals are final
+        final_sent, hub_lost = closed["tracks"], closed["hub_lost"]
+        time.sleep(1.0)
+        for vw in vws:
+            send(vw, "REPORT")
+        for vw in vws:
+            wait_line(vw, "DONE", 120)
+        views = [json.loads(o.read_text()) for o in outs]
+        streams: dict[str, Any] = {}
+        for v in views:
+            streams.update(v["streams"])
+        sent0: dict[str, int] = {}
+        sent1: dict[str, int] = {}
+        for v in views:
+            for cid in v["streams"]:
+                sent0[cid] = v["snaps"]["SNAP0"]["sent"].get(cid, 0)
+                sent1[cid] = v["snaps"]["SNAP1"]["sent"].get(cid, 0)
+        steady_sent = sum(sent1[c] - sent0[c] for c in ids)
+        window_s = sum(v["snaps"]["SNAP1"]["t"] - v["snaps"]["SNAP0"]["t"] for v in views) / len(views)
+        steady_recv = sum(streams[c]["frames1"] - streams[c]["frames0"] for c in ids)
+        total_sent = sum(final_sent.get(c, 0) for c in ids)
+        total_offered = total_sent + sum(hub_lost.get(c, 0) for c in ids)
+        total_recv = sum(streams[c]["frames_end"] for c in ids)
+        firsts = sorted(streams[c]["first_frame_ms"] for c in ids if streams[c]["first_frame_ms"] is not None)
+        lost = [streams[c]["lost_packets"] for c in ids if streams[c]["lost_packets"] is not None]
+        packets = sum(streams[c].get("packets", 0) for c in ids)
         result.update({
             "gateway_cpu_pct": round(gw_cpu.cpu_pct, 1),
+            "gateway_loop_thread_cpu_pct": round(gw_loop.cpu_pct, 1),
+            "gateway_loop_lag_ms": s1["loop_lag_ms"],
             "gateway_rss_mb": round(rss.rss_mb, 1) if rss else None,
             "rtsp_server_cpu_pct": round(srv_cpu.cpu_pct, 1),
             "viewers_cpu_pct": round(vw_cpu.cpu_pct, 1),
-            "frames_sent_total": total_sent, "frames_received_total": total_recv,
-            "delivered_pct_incl_startup": round(100 * total_recv / total_sent, 2) if total_sent else None,
-            "delivered_pct_steady": round(100 * steady_recv / steady_sent, 2) if steady_sent else None,
-            "frames_per_stream": {cid: {"sent": sent[cid], "received": recv.get(cid, 0)} for cid in ids},
-            "relay_fps_per_stream": round((sum(s1["tracks"].values()) - sum(s0["tracks"].values())) /
-                                          args.seconds / n, 2),
-            "hub_dropped_packets": dropped,
-            "first_frame_ms": {"min": firsts[0] if firsts else None,
-                               "median": firsts[len(firsts) // 2] if firsts else None,
-                               "max": firsts[-1] if firsts else None},
+            "viewers_loop_lag_ms": [v["loop_lag_ms"].get("SNAP1") for v in views],
+            "machine_cpu_pct": round(mach.cpu_pct, 1),
+            "other_cpu_pct": round(mach.cpu_pct - gw_cpu.cpu_pct - srv_cpu.cpu_pct - vw_cpu.cpu_pct, 1),
+            "frames_offered_total": total_offered, "frames_sent_total": total_sent,
+            "frames_received_total": total_recv,
+            "delivered_pct": round(100 * total_recv / total_offered, 2) if total_offered else None,
+            "received_of_sent_pct": round(100 * total_recv / total_sent, 2) if total_sent else None,
+            "sent_fps_per_stream": round(steady_sent / args.seconds / n, 2),
+            "received_fps_per_stream": round(steady_recv / window_s / n, 2),
+            "rtp_packets_received": packets or None,
+            "rtp_packets_lost": sum(lost) if lost else None,
+            "udp_rcvbuf_errors_startup": udp1["RcvbufErrors"] - udp0["RcvbufErrors"],
+            "udp_rcvbuf_errors_steady": udp2["RcvbufErrors"] - udp1["RcvbufErrors"],
+            "viewer_rcvbuf_bytes": sorted({b for v in views for b in v["rcvbuf_bytes"]}),
+            "hub_dropped_packets": sum(c["dropped_packets"] for c in s1["cameras"].values()),
+            "first_frame_ms": {"min": _r(firsts[0]) if firsts else None,
+                               "median": _r(firsts[len(firsts) // 2]) if firsts else None,
+                               "max": _r(firsts[-1]) if firsts else None},
+            "sessions_closed": s1["closed_sessions"],
             "streams_online": sum(1 for c in s1["cameras"].values() if c["status"] == "online"),
+            "frames_per_stream": {c: {"offered": final_sent.get(c, 0) + hub_lost.get(c, 0),
+                                      "sent": final_sent.get(c, 0), "received": streams[c]["frames_end"],
+                                      "lost_packets": streams[c]["lost_packets"]} for c in ids},
         })
-        stop(vw)
-        vw = None
+        for vw in vws:
+            stop(vw)
+        vws = []
         stop(gw)
         gw = None
         rec_bytes = sum(p.stat().st_size for p in (work / "var").rglob("*.mp4"))
         result["recorded_mb"] = round(rec_bytes / 1e6, 1)
-        # phase 3: ffmpeg -c copy of the same N streams
-        ff_dir = work / "ffmpeg"
-        ff_dir.mkdir()
-        procs = []
-        for cid in ids:
-            procs.append(subprocess.Popen(
-                ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", srv.url(cid), "-c", "copy", "-f", "mp4",
-                 "-movflags", "frag_keyframe+empty_moov+default_base_moof", str(ff_dir / f"{cid}.mp4")],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            time.sleep(args.stagger)
-        time.sleep(3)
-        with CpuMeter(lambda: [p.pid for p in procs]) as ff_cpu:
-            time.sleep(args.seconds)
-        for p in procs:
-            p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        result["ffmpeg_copy_cpu_pct"] = round(ff_cpu.cpu_pct, 1)
-        result["record_cpu_ratio_vs_ffmpeg"] = round(result["gateway_record_only_cpu_pct"] / ff_cpu.cpu_pct, 2) \
-            if ff_cpu.cpu_pct > 0 else None
+        if not args.no_ffmpeg:
+            # phase 3: ffmpeg -c copy of the same N streams
+            ff_dir = work / "ffmpeg"
+            ff_dir.mkdir()
+            procs = []
+            for cid in ids:
+                procs.append(subprocess.Popen(
+                    ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", srv.url(cid), "-c", "copy", "-f", "mp4",
+                     "-movflags", "frag_keyframe+empty_moov+default_base_moof", str(ff_dir / f"{cid}.mp4")],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                time.sleep(args.stagger)
+            time.sleep(3)
+            with CpuMeter(lambda: cpu_of([p.pid for p in procs])) as ff_cpu:
+                time.sleep(args.seconds)
+            for p in procs:
+                p.send_signal(signal.SIGINT)
+            for p in procs:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            result["ffmpeg_copy_cpu_pct"] = round(ff_cpu.cpu_pct, 1)
+            result["record_cpu_ratio_vs_ffmpeg"] = round(result["gateway_record_only_cpu_pct"] / ff_cpu.cpu_pct, 2) \
+                if ff_cpu.cpu_pct > 0 else None
     finally:
-        stop(vw)
+        for vw in vws:
+            stop(vw)
         stop(gw)
         srv.stop()
         if not args.keep:
@@ -321,7 +606,18 @@ def main() -> None:
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--gop", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=20.0, help="measurement window of each phase")
+    ap.add_argument("--settle", type=float, default=3.0, help="seconds between the viewers' start and phase 2")
     ap.add_argument("--stagger", type=float, default=0.3, help="seconds between RTSP connects")
+    ap.add_argument("--full-viewers", action="store_true",
+                    help="aiortc's real receive path (SRTP unprotect, jitter buffer, NACK) instead of counting RTP "
+                         "headers on the socket")
+    ap.add_argument("--viewer-procs", type=int, default=1, help="viewer processes (streams are spread over them)")
+    ap.add_argument("--rcvbuf", type=int, default=2 * 1024 * 1024,
+                    help="SO_RCVBUF of the viewers' UDP sockets in bytes (0 = the system default; the kernel caps it "
+                         "at net.core.rmem_max)")
+    ap.add_argument("--aiortc-sender", action="store_true",
+                    help="the gateway sends with aiortc's RTCRtpSender loop instead of media_gateway.rtp_out")
+    ap.add_argument("--no-ffmpeg", action="store_true", help="skip phase 3 (ffmpeg -c copy)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (recordings)")
     ap.add_argument("--role", default="bench", choices=["bench", "gateway", "viewers"])
     ap.add_argument("--port", type=int)
@@ -331,9 +627,9 @@ def main() -> None:
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.role == "gateway":
-        asyncio.run(run_gateway(args.port, Path(args.var)))
+        asyncio.run(run_gateway(args.port, Path(args.var), not args.aiortc_sender))
     elif args.role == "viewers":
-        asyncio.run(run_viewers(args.gateway, args.ids.split(","), args.seconds, Path(args.out)))
+        asyncio.run(run_viewers(args.gateway, args.ids.split(","), Path(args.out), args.full_viewers, args.rcvbuf))
     else:
         print(json.dumps(bench(args), indent=2))
 

@@ -9,3 +9,10 @@ from .domains import domain_modules
 
 domain_modules("models")
 metadata = Base.metadata
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Tables Alembic must not compare with the models: search indexes kept by hand (FTS5 is virtual)."""
+    from .alarms.search import include_object as alarm_search
+
+    return alarm_search(obj, name, type_, reflected, compare_to)

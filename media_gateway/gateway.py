@@ -49,7 +49,8 @@ class _Camera:
 
 class MediaGateway:
     def __init__(self, var_dir: Path, *, on_status: StatusCb | None = None, on_segment: SegmentCb | None = None,
-                 segment_s: float = 300.0, idle_timeout_s: float = 30.0, stall_timeout_s: float = 5.0) -> None:
+                 segment_s: float = 300.0, idle_timeout_s: float = 30.0, stall_timeout_s: float = 5.0,
+                 lean_rtp: bool = True) -> None:
         self.var_dir = Path(var_dir)
         self.rec_dir = self.var_dir / "recordings"
         self.export_dir = self.var_dir / "exports"
@@ -58,6 +59,7 @@ class MediaGateway:
         self.segment_s = segment_s
         self.idle_timeout_s = idle_timeout_s
         self.stall_timeout_s = stall_timeout_s
+        self.lean_rtp = lean_rtp  # live view through rtp_out's lean RTP loop (False: aiortc's RTCRtpSender loop)
         self.cameras: dict[str, _Camera] = {}
         self.sessions: dict[str, Session] = {}
         self.recordings: dict[str, Recorder] = {}
@@ -186,7 +188,7 @@ class MediaGateway:
                 await self.webrtc_close(sid)
 
         try:
-            pc, sdp = await answer(offer_sdp, track, on_closed=closed)
+            pc, sdp = await answer(offer_sdp, track, on_closed=closed, lean=self.lean_rtp)
         except Exception:
             sub.close()
             raise

@@ -11,7 +11,10 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -23,6 +26,56 @@ log = logging.getLogger("media_gateway.hub")
 
 GOP_MAX_PACKETS = 1500  # guards memory against a source that never sends a keyframe
 GOP_MAX_BYTES = 16 * 1024 * 1024
+
+
+class Handoff:
+    """Thread → event loop, batched: source threads :meth:`put` calls; the loop runs them in order, as many as
+    have queued up per wake-up. One ``call_soon_threadsafe`` (a lock and a self-pipe write that wakes the loop) per
+    batch instead of per packet. Calls from one thread keep their order (one FIFO for all threads)."""
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Handoff] = weakref.WeakKeyDictionary()
+    _lock = threading.Lock()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = collections.deque()
+        self.scheduled = False
+        self.batches = 0
+        self.calls = 0
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> Handoff:
+        with cls._lock:
+            h = cls._by_loop.get(loop)
+            if h is None:
+                h = cls._by_loop[loop] = Handoff(loop)
+            return h
+
+    def put(self, fn: Callable[..., Any], *args: Any) -> None:
+        """From any thread. Raises RuntimeError when the loop is closed."""
+        self.items.append((fn, args))
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon_threadsafe(self._run)
+
+    def _run(self) -> None:
+        self.scheduled = False  # before draining: a put() from now on schedules another run
+        self.batches += 1
+        items = self.items
+        while items:
+            fn, args = items.popleft()
+            self.calls += 1
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("handoff call %r failed", fn)
+
+
+def lower_thread_priority(nice: int = 10) -> None:
+    """Makes the calling (worker) thread yield the CPU to the event-loop thread on a busy machine: demux and
+    muxing tolerate a few ms of delay, the loop (sending to every viewer) does not. Linux: per-thread nice."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 @dataclass(slots=True)

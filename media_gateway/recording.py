@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import av
 
-from .hub import MediaPacket, Reset, StreamInfo, Subscriber
+from .hub import MediaPacket, Reset, StreamInfo, Subscriber, lower_thread_priority
 from .webrtc import annexb_nal_types, avcc_to_annexb
 
 log = logging.getLogger("media_gateway.recording")
@@ -117,6 +118,13 @@ class SegmentWriter:
 
 
 _ACTIVE: set[Path] = set()  # segment files being written in this process
+# Muxing threads, at a lower priority than the event loop (see hub.lower_thread_priority); not the default
+# executor, so that recordings never queue behind (or delay) other blocking work.
+_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mp4-writer", initializer=lower_thread_priority)
+
+
+def _in_writer(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    return asyncio.get_running_loop().run_in_executor(_WRITERS, fn, *args)
 SegmentCallback = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
@@ -199,7 +207,7 @@ class Recorder:
 
         async def flush() -> None:
             if pending and self.writer is not None:
-                await asyncio.to_thread(self._write_many, self.writer, list(pending))
+                await _in_writer(self._write_many, self.writer, list(pending))
             pending.clear()
 
         for item in batch:
@@ -222,7 +230,7 @@ class Recorder:
                 if path.exists() or path in _ACTIVE:
                     path = path.with_name(segment_name(self.camera_id, start, self.emergency, self.id[:8]))
                 _ACTIVE.add(path)
-                self.writer = await asyncio.to_thread(SegmentWriter, path, self.info)
+                self.writer = await _in_writer(SegmentWriter, path, self.info)
                 self._seg_wall = item.wall
                 self._seg_first_s = item.seconds
             pending.append(item)
@@ -237,7 +245,7 @@ class Recorder:
         w, self.writer = self.writer, None
         if w is None:
             return
-        size = await asyncio.to_thread(w.close)
+        size = await _in_writer(w.close)
         _ACTIVE.discard(w.path)
         if w.first_s is None or w.last_s is None:
             with contextlib.suppress(OSError):

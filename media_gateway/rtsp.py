@@ -17,7 +17,7 @@ import av
 import av.error
 
 from .errors import ProbeError
-from .hub import MediaPacket, Stream, StreamInfo
+from .hub import Handoff, MediaPacket, Stream, StreamInfo, lower_thread_priority
 from .redact import redact, url_secrets
 
 log = logging.getLogger("media_gateway.rtsp")
@@ -83,8 +83,15 @@ def classify(exc: BaseException, secrets: tuple[str, ...] = (), *, timed_out: bo
     return ProbeError("unreachable", f"cannot reach the camera ({msg})")
 
 
-def _open(url: str, transport: str, open_timeout_s: float, read_timeout_s: float) -> av.container.InputContainer:
-    return av.open(url, options=demux_options(transport, read_timeout_s), timeout=(open_timeout_s, read_timeout_s))
+def _open(url: str, transport: str, open_timeout_s: float, read_timeout_s: float, *,
+          guard_reads: bool = True) -> av.container.InputContainer:
+    """Opens the stream. ``guard_reads=False`` leaves read stalls to FFmpeg's own ``timeout`` option (socket I/O
+    timeout, µs) instead of PyAV's read timeout: PyAV's interrupt callback takes the GIL on EVERY call, and FFmpeg
+    calls it on every network read — for RTSP over TCP, several per RTP packet. With 32 cameras that was tens of
+    thousands of GIL acquisitions a second from the demux threads, stealing the event loop's time (and CPU in
+    futex calls). PyAV's callback returns before taking the GIL when no read timeout is set."""
+    return av.open(url, options=demux_options(transport, read_timeout_s),
+                   timeout=(open_timeout_s, read_timeout_s if guard_reads else None))
 
 
 def probe_sync(url: str, *, transport: str = "tcp", timeout_s: float = 5.0, measure_s: float = 1.0) -> dict[str, Any]:
@@ -156,6 +163,7 @@ class RtspSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._handoff: Handoff | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -164,6 +172,7 @@ class RtspSource:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._handoff = Handoff.of(self._loop)
         self._thread = threading.Thread(target=self._run, name=f"rtsp:{self.stream.key}", daemon=True)
         self._thread.start()
 
@@ -177,14 +186,15 @@ class RtspSource:
 
     # --- thread side -------------------------------------------------------------------------------------------
     def _call(self, fn: Callable[..., Any], *args: Any) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
+        loop, handoff = self._loop, self._handoff
+        if loop is not None and handoff is not None and not loop.is_closed():
             try:
-                loop.call_soon_threadsafe(fn, *args)
+                handoff.put(fn, *args)
             except RuntimeError:  # loop closed while we were demuxing
                 pass
 
     def _run(self) -> None:
+        lower_thread_priority()
         delay = self.backoff[0]
         while not self._stop.is_set():
             got_packets = False
@@ -206,7 +216,7 @@ class RtspSource:
         self._call(self.stream.set_info, None)
 
     def _session(self) -> bool:
-        container = _open(self._url, self.transport, self.open_timeout_s, self.stall_timeout_s)
+        container = _open(self._url, self.transport, self.open_timeout_s, self.stall_timeout_s, guard_reads=False)
         got = False
         try:
             info = stream_info(container)
@@ -231,7 +241,7 @@ class RtspSource:
                     self._call(self._set_status, "online", {**info.public(), "transport": self.transport})
                 self._call(self.stream.publish, mp)
             return got
-        except av.error.ExitError:
+        except (av.error.ExitError, av.error.TimeoutError):  # FFmpeg's socket I/O timeout (the stall timeout)
             raise _Stall(f"no packet for {self.stall_timeout_s:g} s") from None
         finally:
             container.close()

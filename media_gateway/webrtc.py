@@ -1,10 +1,11 @@
 """WebRTC out with aiortc, WITHOUT re-encoding.
 
-aiortc's ``RTCRtpSender`` checks what a track's ``recv()`` returns: an ``av.Frame`` is encoded, an ``av.Packet``
-is only packetised (``H264Encoder.pack``: split the Annex B bitstream at start codes → STAP-A / FU-A; the RTP
-timestamp is ``packet.pts`` in ``packet.time_base`` rescaled to 90 kHz). So :class:`PacketTrack` yields the hub's H.264
-packets (copied, re-timed to be monotonic across reconnects), starting at the cached keyframe; SPS/PPS are put in
-front of a keyframe that lacks them (browsers need them in-band)."""
+:class:`PacketTrack` yields the hub's H.264 access units (copied, re-timed to be monotonic across reconnects),
+starting at the cached keyframe; SPS/PPS are put in front of a keyframe that lacks them (browsers need them in-band).
+By default the live view is sent by :mod:`.rtp_out`'s lean RTP loop (RFC 6184 packetisation, SRTP and one
+``sendmmsg`` per frame), installed on aiortc's ``RTCRtpSender``, which keeps ICE, DTLS, RTCP and NACK. With
+``lean=False`` aiortc's own loop sends: ``recv()`` returns an ``av.Packet``, which aiortc only packetises
+(``H264Encoder.pack``), never encodes."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtp
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcpeerconnection import filter_preferred_codecs
 
+from . import rtp_out
 from .errors import BadSdp
 from .hub import MediaPacket, Reset, StreamInfo, Subscriber
 
@@ -79,8 +81,19 @@ class PacketTrack(MediaStreamTrack):
         self._last_out = -3000
         self._frame = int(90000 / info.fps) if info and info.fps else 3600
         self._last_send = 0.0
+        self.catchup = 4.0
+        self.lean: rtp_out.LeanSender | None = None  # speed of the cached GOP's catch-up (× real time)
 
     async def recv(self) -> av.Packet:  # type: ignore[override]
+        """aiortc's sender path: the next frame as an ``av.Packet`` (aiortc only packetises it)."""
+        data, ts = await self.next_frame()
+        pkt = av.Packet(data)
+        pkt.pts = pkt.dts = ts
+        pkt.time_base = VIDEO_TB
+        return pkt
+
+    async def next_frame(self) -> tuple[bytes, int]:
+        """The next access unit (Annex B, SPS/PPS in front of keyframes) and its 90 kHz timestamp."""
         while True:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -100,17 +113,16 @@ class PacketTrack(MediaStreamTrack):
             # overflows receivers' jitter buffers (aiortc's holds 128 packets) and loses frames.
             now = time.monotonic()
             if self.frames_sent and now - item.mono > 0.15:
-                wait = self._last_send + self._frame / 90000 / 4 - now
+                wait = self._last_send + self._frame / 90000 / self.catchup - now
                 if wait > 0:
                     await asyncio.sleep(wait)
             self._last_send = time.monotonic()
-            return self._packet(item)
+            return self._access_unit(item)
 
-    def _packet(self, mp: MediaPacket) -> av.Packet:
+    def _access_unit(self, mp: MediaPacket) -> tuple[bytes, int]:
         data = bytes(mp.packet)
         if mp.keyframe and self.param_sets and 7 not in annexb_nal_types(data):
             data = self.param_sets + data
-        pkt = av.Packet(data)
         ts = int(mp.pts * mp.time_base / VIDEO_TB)
         if self._base is None:
             self._base = ts
@@ -120,13 +132,11 @@ class PacketTrack(MediaStreamTrack):
             self._base, self._out_origin = ts, self._last_out + self._frame
             out = self._out_origin
         self._last_out = out
-        pkt.pts = pkt.dts = out
-        pkt.time_base = VIDEO_TB
         self.frames_sent += 1
         self.bytes_sent += len(data)
         if self.first_sent_at is None:
             self.first_sent_at = time.monotonic()
-        return pkt
+        return data, out
 
     def stop(self) -> None:
         super().stop()
@@ -134,8 +144,10 @@ class PacketTrack(MediaStreamTrack):
 
 
 async def answer(offer_sdp: str, track: MediaStreamTrack, *,
-                 on_closed: Callable[[], Awaitable[None]] | None = None) -> tuple[RTCPeerConnection, str]:
-    """Offer SDP in → answer SDP out (non-trickle: the answer carries the host candidates). H.264 only."""
+                 on_closed: Callable[[], Awaitable[None]] | None = None,
+                 lean: bool = True) -> tuple[RTCPeerConnection, str]:
+    """Offer SDP in → answer SDP out (non-trickle: the answer carries the host candidates). H.264 only.
+    A :class:`PacketTrack` is sent by the lean RTP loop (:mod:`.rtp_out`) unless ``lean`` is false."""
     if not isinstance(offer_sdp, str) or "v=0" not in offer_sdp or "m=" not in offer_sdp:
         raise BadSdp("the offer is not an SDP session description")
     if "m=video" not in offer_sdp:
@@ -156,7 +168,9 @@ async def answer(offer_sdp: str, track: MediaStreamTrack, *,
         video[0]._codecs = filter_preferred_codecs(video[0]._codecs, h264)
         if not any(c.mimeType.lower() == "video/h264" for c in video[0]._codecs):
             raise BadSdp("the offer does not accept H.264 (packetization-mode 1) video")
-        pc.addTrack(track)
+        sender = pc.addTrack(track)
+        if lean and isinstance(track, PacketTrack):
+            track.lean = rtp_out.install(sender, track.next_frame, track.stop)
         for t in pc.getTransceivers():
             if t.kind == "audio":
                 t.direction = "inactive"

@@ -27,6 +27,7 @@ class Alarm(Base):
         # The list's usual pages: open alarms newest first, and one type over a time range (bench/api_latency.py).
         Index("ix_alarms_status_received", "status", "received_at", "id"),
         Index("ix_alarms_type_received", "event_type", "received_at"),
+        Index("ix_alarms_district_received", "district_unit_id", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

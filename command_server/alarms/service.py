@@ -38,6 +38,7 @@ from ..files.models import StoredFile
 from ..geo.index import GEO_INDEX
 from ..geo.service import convert_point
 from ..org.models import Unit
+from . import search as alarm_search
 from . import settings
 from .models import Alarm
 from .schemas import (
@@ -390,7 +391,7 @@ def _like(q: str) -> str:
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filtered(q: AlarmQuery) -> Select[Any]:
+def _filtered(q: AlarmQuery, dialect: str) -> Select[Any]:
     stmt = select(Alarm)
     if q.status:
         stmt = stmt.where(Alarm.status.in_(q.status))
@@ -413,6 +414,9 @@ def _filtered(q: AlarmQuery) -> Select[Any]:
     if q.incident_id is not None:
         stmt = stmt.where(Alarm.incident_id == q.incident_id)
     if q.q:
+        hits = alarm_search.match_condition(dialect, q.q)  # the bigram index narrows, ILIKE decides
+        if hits is not None:
+            stmt = stmt.where(hits)
         pat = _like(q.q)
         stmt = stmt.where(or_(*[col.ilike(pat, escape="\\") for col in (
             Alarm.description, Alarm.address, Alarm.pollutant, Alarm.reporter_name, Alarm.district_name,
@@ -422,7 +426,7 @@ def _filtered(q: AlarmQuery) -> Select[Any]:
 
 async def list_alarms(svc: Services, actor: AnyActor, q: AlarmQuery) -> dict[str, Any]:
     async with svc.db.read() as s:
-        stmt = _filtered(q)
+        stmt = _filtered(q, svc.db.engine.dialect.name)
         # A page never needs more than "10,000+": counting stops there instead of walking every match.
         total = await s.scalar(select(func.count()).select_from(
             stmt.with_only_columns(Alarm.id).limit(TOTAL_CAP + 1).subquery())) or 0

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import os
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from .inline_db import inline_connect_args, inline_url, mark_inline
+
+log = logging.getLogger("ecs.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -62,44 +69,60 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, schema: str | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # SQLite: every statement runs inline (``inline_db.py``) — sub-millisecond indexed SQL is cheaper run
+        # on the loop than sent to a driver thread, whose every return costs an event-loop turn (under load
+        # tens of ms; bench/api_latency.py: reads p50 2.1 s → 0.12 s at the same load). One engine.
+        # PostgreSQL: reads on asyncpg, so a slow query never stalls the loop; writes on the inline psycopg
+        # engine, so the transaction that takes the event-ordering lock runs to commit without giving way.
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
-        else:
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
-            if schema:
-                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if self.is_sqlite:
+            self.engine: AsyncEngine = create_async_engine(
+                inline_url(url), echo=echo, connect_args=inline_connect_args(True, schema), pool_size=8,
+                max_overflow=24, pool_use_lifo=True)  # LIFO: the connection with the warm page cache
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine.sync_engine, "connect", _one_hop_cursors)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Writes go through the inline drivers (``inline_db.py``): a transaction runs start to commit without
-        # giving up the event loop, so the ordering lock is held only for the transaction's own work. One
-        # write transaction per process at a time (SQLite allows one writer anyway); the lock queues the rest
-        # without blocking the loop.
-        wkwargs: dict[str, Any] = {"echo": echo, "connect_args": inline_connect_args(self.is_sqlite, schema)}
-        if self.is_sqlite:
-            wkwargs.update(pool_size=2, max_overflow=2)
+            mark_inline(self.engine)
+            self.write_engine = self.engine
+            self._checkpointer: WalCheckpointer | None = WalCheckpointer(make_url(url).database or "")
         else:
-            wkwargs.update(pool_size=2, max_overflow=4, pool_pre_ping=True)
-        self.write_engine: AsyncEngine = create_async_engine(inline_url(url), **wkwargs)
-        mark_inline(self.write_engine)
-        if self.is_sqlite:
-            event.listen(self.write_engine.sync_engine, "connect", _sqlite_pragmas)
+            self._checkpointer = None
+            self.engine = create_async_engine(
+                url, echo=echo, pool_size=20, max_overflow=20, pool_pre_ping=True,
+                connect_args={"server_settings": {"search_path": schema}} if schema else {})
+            self.write_engine = create_async_engine(
+                inline_url(url), echo=echo, connect_args=inline_connect_args(False, schema), pool_size=2,
+                max_overflow=4, pool_pre_ping=True)
+            mark_inline(self.write_engine)
+        self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        # One write transaction per process at a time (SQLite allows one writer anyway); the lock queues the
+        # rest without blocking the loop.
         self._write_lock = asyncio.Lock()
+
+    # Sessions are committed and closed by hand, not with ``async with session``: SQLAlchemy's context
+    # managers close in a task of their own (cancellation safety), which costs an event-loop turn — and a
+    # turn under load is tens of ms, held inside the write lock (bench/api_latency.py). A cancelled request
+    # still rolls back and closes here.
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+        session = self.read_sessions()
+        try:
             yield session
+        finally:
+            await session.close()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction committed on success, rolled back on any exception."""
-        async with self._write_lock, self.write_sessions() as session, session.begin():
-            yield session
+        async with self._write_lock:
+            session = self.write_sessions()
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                await session.close()
 
     @asynccontextmanager
     async def startup_lock(self) -> AsyncIterator[None]:
@@ -121,7 +144,10 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
-        await self.write_engine.dispose()
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
         await self.engine.dispose()
 
 
@@ -135,101 +161,46 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Pages through a shared memory map rather than each connection's private page cache: a pooled
+    # connection used for the first time does not start cold (bench/api_latency.py saw ~20 s of overload
+    # after a restart while 32 connection caches filled).
+    cur.execute("PRAGMA mmap_size=1073741824")
+    # No checkpoint at commit: it copies the WAL into the database and fsyncs, and a commit runs on the event
+    # loop (inline driver) — a 4 MB checkpoint stalled every request for ~0.3 s. ``WalCheckpointer`` does it.
+    cur.execute("PRAGMA wal_autocheckpoint=0")
+    cur.execute("PRAGMA cache_size=-16000")
     cur.close()
 
 
-# --- SQLite: one thread hop per statement ----------------------------------------------------------------------
-#
-# SQLAlchemy's aiosqlite adapter makes four trips to the connection's thread per statement (open cursor,
-# execute, fetchall, close), and each trip back costs an event-loop turn. Under load a turn is several ms, and
-# inside the single write lock that is what the lock's hold time (hence write throughput) was made of. This
-# cursor does the four steps in one call on the connection's thread. Results are fully fetched, as before
-# (the adapter never streamed them).
+class WalCheckpointer:
+    """Moves the WAL into the database file from a thread of its own (PASSIVE: never waits for, nor blocks,
+    readers or the writer), twice a second, so that no commit on the event loop pays for a checkpoint."""
 
-def _run_statement(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, list[Any] | None, int, Any]:
-    cur = conn.cursor()
-    try:
-        if many:
-            cur.executemany(operation, parameters)
-        elif parameters is None:
-            cur.execute(operation)
-        else:
-            cur.execute(operation, parameters)
-        desc = cur.description
-        rows = cur.fetchall() if desc else None
-        return desc, rows, cur.rowcount, cur.lastrowid
-    finally:
-        cur.close()
+    INTERVAL_S = 0.5
 
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-wal-checkpoint", daemon=True)
+        self._thread.start()
 
-def _one_hop_classes() -> tuple[type, type] | None:
-    try:
-        from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_cursor
-        from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
-        from sqlalchemy.util.concurrency import await_
-    except ImportError:  # another SQLAlchemy layout: keep the stock adapter
-        return None
-    import collections
-
-    class OneHopCursor(AsyncAdapt_dbapi_cursor):  # type: ignore[misc]
-        __slots__ = ("_desc", "_lastrowid", "_rowcount")
-
-        def __init__(self, adapt_connection: Any) -> None:
-            self._adapt_connection = adapt_connection
-            self._connection = adapt_connection._connection
-            self._cursor = None  # no aiosqlite cursor: nothing to open or close
-            self._soft_closed_memoized = {}
-            self._rows = collections.deque()
-            self._desc = None
-            self._rowcount = -1
-            self._lastrowid = None
-
-        @property
-        def description(self) -> Any:
-            return self._desc
-
-        @property
-        def rowcount(self) -> int:
-            return self._rowcount
-
-        @property
-        def lastrowid(self) -> Any:
-            return self._lastrowid
-
-        async def _async_soft_close(self) -> None:
-            return None
-
-        async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
-            async with self._adapt_connection._execute_mutex:
-                aconn = self._connection
-                desc, rows, self._rowcount, self._lastrowid = await aconn._execute(
-                    _run_statement, aconn._conn, operation, parameters, many)
-                self._desc = desc
-                self._rows = collections.deque(rows) if rows is not None else collections.deque()
-
-        def execute(self, operation: Any, parameters: Any = None) -> Any:
+    def _run(self) -> None:
+        conn = None
+        while not self._stop.wait(self.INTERVAL_S):
             try:
-                return await_(self._run(operation, parameters, False))
-            except Exception as error:
-                self._adapt_connection._handle_exception(error)
+                if conn is None:
+                    if not os.path.exists(self.path):
+                        continue
+                    conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                log.warning("WAL checkpoint failed; retrying", exc_info=True)
+                if conn is not None:
+                    conn.close()
+                    conn = None
+        if conn is not None:
+            conn.close()
 
-        def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
-            try:
-                return await_(self._run(operation, seq_of_parameters, True))
-            except Exception as error:
-                self._adapt_connection._handle_exception(error)
-
-    class OneHopConnection(AsyncAdapt_aiosqlite_connection):  # type: ignore[misc]
-        __slots__ = ()
-        _cursor_cls = OneHopCursor
-
-    return OneHopConnection, OneHopCursor
-
-
-_ONE_HOP = _one_hop_classes()
-
-
-def _one_hop_cursors(dbapi_conn: Any, _record: Any) -> None:
-    if _ONE_HOP is not None and type(dbapi_conn).__name__ == "AsyncAdapt_aiosqlite_connection" \
-            and hasattr(dbapi_conn._connection, "_execute") and hasattr(dbapi_conn._connection, "_conn"):
-        dbapi_conn.__class__ = _ONE_HOP[0]
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)

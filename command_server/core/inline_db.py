@@ -1,4 +1,4 @@
-"""Write transactions that run on the event-loop thread without yielding ("inline" drivers).
+"""Statements that run on the event-loop thread without yielding ("inline" drivers).
 
 Why: every write commits its event and audit rows under one ordering lock (see ``uow.py``). With an async
 driver each statement is an ``await``, and each ``await`` lets every other ready request run a step first; under
@@ -11,13 +11,18 @@ PostgreSQL.
 How: SQLAlchemy's asyncio layer runs the ORM's sync code in a greenlet and only leaves it when a driver
 awaits. These dialects are the stock sync dialects marked ``is_async`` so ``create_async_engine`` and
 ``AsyncSession`` accept them; the driver never awaits, so ``await session.execute(...)`` completes without
-giving up the loop. Reads keep the truly asynchronous drivers (aiosqlite, asyncpg): a slow report must not
-stall the loop.
+giving up the loop.
 
-The price: the loop is blocked while a write transaction talks to the database. That is the point for the
-short transactions the API makes; a long one (an XLSX import of thousands of rows) stalls realtime delivery
-for its duration. On PostgreSQL with several server processes, a write waiting for another process's
-advisory lock blocks this process's loop for the other's (short, inline) hold.
+Where: PostgreSQL writes only — PostgreSQL reads stay on asyncpg, so a slow report never stalls the loop.
+SQLite reads *and* writes: its statements are in-process C calls, mostly well under a millisecond, and the
+thread hop of aiosqlite cost more than the query (each return is an event-loop turn; under load tens of ms).
+Sessions must also be closed by hand, not with ``async with session`` (see ``Database.read``/``write``).
+
+The price: the loop is blocked while a statement runs. That is the point for the short statements the API
+makes; a long one (an XLSX import of thousands of rows, a scan of a big table) stalls every request and
+realtime delivery for its duration — keep such queries indexed and bounded. On PostgreSQL with several server
+processes, a write waiting for another process's advisory lock blocks this process's loop for the other's
+(short, inline) hold.
 """
 
 from __future__ import annotations

@@ -210,7 +210,7 @@ def _resolve(raw: dict[str, Any], units: dict[str, int], users: dict[str, int]) 
     emergency = units.get("BJ-YJC")
     notifications: dict[str, Any] = {}
     for lv in raw["levels"]:
-        ids = [u for u in ((commander, operator) if lv in ("I", "II", "III") else (operator,)) if u]
+        ids = [u for u in (commander, operator) if u]  # the command centre's duty pair hears of every level
         notifications[lv] = {"user_ids": ids, "roles": ["leader"] if lv in ("I", "II") else [],
                              "unit_ids": [emergency] if emergency and lv in ("I", "II") else []}
     return {

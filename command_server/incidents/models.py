@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.db import Base, UtcDateTime, utcnow
@@ -17,6 +17,11 @@ from ..core.db import Base, UtcDateTime, utcnow
 
 class Incident(Base):
     __tablename__ = "incidents"
+    __table_args__ = (
+        # The list's pages by state, and by type and level, newest first without sorting (bench/api_latency.py).
+        Index("ix_incidents_state_created", "state", "created_at", "id"),
+        Index("ix_incidents_type_level_created", "type", "level", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

@@ -482,14 +482,8 @@ async def _load_incident(s: AsyncSession, incident_id: int, *, lock: bool = Fals
 
 
 async def district_of_point(s: AsyncSession, lon: float, lat: float) -> int | None:
-    """The unit id of the district whose boundary (map layer ``districts``) contains the point: the shared
-    map index answers when the app has one (as alarm routing does), else the layer's rows are scanned."""
-    from ..alarms.service import _geo_index, find_district
+    """The unit id of the district whose boundary (map layer ``districts``) contains the point."""
     from ..geo.models import MapFeature
-
-    if _geo_index(s) is not None:
-        district = await find_district(s, lon, lat)
-        return district.unit_id if district else None
 
     rows = (await s.scalars(select(MapFeature).where(MapFeature.layer == "districts"))).all()
     for f in rows:

@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 
 from command_server.core import crypto
 from command_server.core.services import SERVICES
-from command_server.models import metadata
+from command_server.models import include_object, metadata
 from tests.conftest import Api
 
 
@@ -16,7 +16,7 @@ async def test_migrations_produce_exactly_the_models(api: Api) -> None:
     db = api.app[SERVICES].db
 
     def diff(conn):  # type: ignore[no-untyped-def]
-        ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": False, "include_object": include_object})
         return compare_metadata(ctx, metadata)
 
     async with db.engine.connect() as conn:

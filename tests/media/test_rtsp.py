@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -125,6 +127,38 @@ async def test_offline_within_stall_timeout_and_back(tmp_path: Path, caplog: pyt
         srv.stop()
     for rec in caplog.records:
         assert CREDS[1] not in rec.getMessage()
+
+
+async def test_silent_stall_is_a_disconnect(tmp_path: Path) -> None:
+    """The camera keeps the TCP connection open but sends nothing (SIGSTOP): FFmpeg's socket I/O timeout (not
+    PyAV's read timeout, which would take the GIL on every read) must turn it into ``offline`` in time."""
+    srv = RtspServer(tmp_path / "rtsp", {"cam": clip("720p", gop=25)}).start()
+    events: list[tuple[float, str]] = []
+
+    async def on_status(cid: str, status: str, detail: dict) -> None:
+        events.append((time.monotonic(), status))
+
+    gw = MediaGateway(tmp_path / "var", on_status=on_status, stall_timeout_s=2.0)
+    await gw.start()
+    assert srv.proc is not None
+    try:
+        await gw.configure_camera("c", srv.url("cam"), record_continuous=True)
+        await until(lambda: [e for e in events if e[1] == "online"], 10)
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        t_stop = time.monotonic()
+        await until(lambda: [e for e in events if e[1] == "offline"], 10)
+        off = next(e for e in events if e[1] == "offline")
+        last = gw.cameras["c"].stream.last_packet_mono
+        assert last is not None and off[0] - last < 2.0 + 1.5  # the stall timeout counts from the last packet
+        assert off[0] - t_stop < 2.0 + 4.0  # (what the sockets still held is read first)
+        assert "no packet" in gw.stats("c")["reason"]
+        os.kill(srv.proc.pid, signal.SIGCONT)
+        await until(lambda: len([e for e in events if e[1] == "online"]) >= 2, 20)
+    finally:
+        if srv.proc is not None:
+            os.kill(srv.proc.pid, signal.SIGCONT)
+        await gw.stop()
+        srv.stop()
 
 
 async def test_garbage_source_does_not_affect_other_streams(rtsp: RtspServer, tmp_path: Path) -> None:
