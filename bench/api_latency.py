@@ -403,6 +403,7 @@ class Client:
         self.cursor = {sid: start for sid, _ in self.sources}
         self.samples: dict[str, array[float]] = {op: array("d") for op in MIX}
         self.variants: dict[str, array[float]] = {}
+        self.slowest: list[tuple[float, float, str]] = []  # (ms, started s after the measurement began, op)
         self.errors: dict[str, int] = dict.fromkeys(MIX, 0)
         self.error_sample: list[str] = []
         self.requests = 0
@@ -542,18 +543,25 @@ class Client:
             except Exception as exc:  # every failure counts as an error of the operation
                 err = repr(exc)[:240]
             ms = (time.perf_counter() - t0) * 1000.0
-            if start_wall < t_measure:
-                continue
-            if err is not None:
-                self.errors[op] += 1
-                if len(self.error_sample) < 5:
-                    self.error_sample.append(f"{op}: {err}")
-                continue
-            self.samples[op].append(ms)
-            if variant is not None:
-                self.variants.setdefault(f"{op}.{variant}", array("d")).append(ms)
-            if self.cfg["think_ms"] > 0:  # a person at a console: exponential pauses around the mean
+            if start_wall >= t_measure:
+                self.record(op, variant, ms, err, start_wall - t_measure)
+            # a person at a console: exponential pauses around the mean — during the warm-up too (a warm-up
+            # without them was a closed-loop burst whose backlog spilled into the measurement as a 1–3 s "tail")
+            if self.cfg["think_ms"] > 0:
                 await asyncio.sleep(r.expovariate(1000.0 / self.cfg["think_ms"]))
+
+    def record(self, op: str, variant: str | None, ms: float, err: str | None, started_s: float) -> None:
+        if err is not None:
+            self.errors[op] += 1
+            if len(self.error_sample) < 5:
+                self.error_sample.append(f"{op}: {err}")
+            return
+        self.samples[op].append(ms)
+        self.slowest.append((ms, round(started_s, 3), op))
+        if len(self.slowest) > 400:  # keep the 40 slowest: when the tail happened says what caused it
+            self.slowest = sorted(self.slowest, reverse=True)[:40]
+        if variant is not None:
+            self.variants.setdefault(f"{op}.{variant}", array("d")).append(ms)
 
 
 async def worker_main(cfg: dict[str, Any], conn: Any) -> None:
@@ -603,6 +611,7 @@ async def worker_main(cfg: dict[str, Any], conn: Any) -> None:
         conn.send(("result", {
             "samples": {op: a.tobytes() for op, a in client.samples.items()},
             "variants": {k: a.tobytes() for k, a in client.variants.items()},
+            "slowest": sorted(client.slowest, reverse=True)[:40],
             "errors": client.errors, "error_sample": client.error_sample, "requests": client.requests,
             "cpu_s": cpu.get("t1", time.process_time()) - cpu.get("t0", 0.0),
             "client_loop_lag_max_ms": round(lag["max_ms"], 1)}))
@@ -716,6 +725,10 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
     out: dict[str, Any] = {
         "operations": ops,
         "variants": variants,
+        # the slowest requests with when they started (s into the measurement): a tail that is one event shows
+        # as many operations of every kind starting within the same second
+        "slowest": [{"ms": round(ms, 1), "start_s": at, "op": op}
+                    for ms, at, op in sorted((x for res in results for x in res["slowest"]), reverse=True)[:25]],
         "throughput_rps": round(total / d, 1),
         "http_requests_rps": round(sum(res["requests"] for res in results) / (d + args.warmup), 1),
         "goals_met": all(o.get("meets_goal") for o in ops.values()),
