@@ -96,8 +96,11 @@ def query_phrases(q: str) -> list[list[str]]:
     return [bigrams(r) for r in runs(q) if len(r) >= 2]
 
 
-def match_condition(dialect: str, q: str) -> ColumnElement[bool] | None:
-    """``Alarm.id IN (index hits)`` for the query, or None when the index cannot narrow it."""
+def match_condition(dialect: str, q: str, *, probe_only: bool = False) -> ColumnElement[bool] | None:
+    """``Alarm.id IN (index hits)`` for the query, or None when the index cannot narrow it.
+
+    ``probe_only``: written ``alarms.id + 0 IN (…)`` so that SQLite does not drive the query from the hits
+    (rowid lookups, then a sort) but tests rows met in another index's order against them."""
     phrases = query_phrases(q)
     if not phrases:
         return None
@@ -107,7 +110,7 @@ def match_condition(dialect: str, q: str) -> ColumnElement[bool] | None:
     else:
         tq = " & ".join("(" + " <-> ".join(_pg_quote(g) for g in p) + ")" for p in phrases)
         sub = text(f"SELECT alarm_id FROM {TABLE} WHERE grams @@ CAST(:fts_q AS tsquery)").bindparams(fts_q=tq)
-    return Alarm.id.in_(sub.columns(Alarm.id))
+    return ((Alarm.id + 0) if probe_only else Alarm.id).in_(sub.columns(Alarm.id))
 
 
 # --- keeping the index in step ---------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ READER_AUDIENCE = sorted(f"role:{r}" for r, perms in ROLE_PERMISSIONS.items() if
 SUPERVISOR_AUDIENCE = ["role:admin", "role:commander"]
 DISTRICT_LAYER = "districts"
 TOTAL_CAP = 10_000  # list pages count matches up to this many
+TEXT_HITS_WALK = 1_000  # a text search with more matches pages by walking the newest-first index (list_alarms)
 
 # The app each database engine belongs to. ``create_alarm_in`` receives only a unit of work, yet routing
 # needs that app's map index; the engine bound to the session identifies the app (tests run many apps in one
@@ -391,7 +392,9 @@ def _like(q: str) -> str:
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filtered(q: AlarmQuery, dialect: str) -> Select[Any]:
+def _filtered(q: AlarmQuery, dialect: str, *, many_hits: bool = False) -> Select[Any]:
+    """The list's WHERE clause. ``many_hits``: the text search matched so many alarms that walking the
+    newest-first index and testing each row against the hits is cheaper than sorting all hits (SQLite only)."""
     stmt = select(Alarm)
     if q.status:
         stmt = stmt.where(Alarm.status.in_(q.status))
@@ -414,7 +417,7 @@ def _filtered(q: AlarmQuery, dialect: str) -> Select[Any]:
     if q.incident_id is not None:
         stmt = stmt.where(Alarm.incident_id == q.incident_id)
     if q.q:
-        hits = alarm_search.match_condition(dialect, q.q)  # the bigram index narrows, ILIKE decides
+        hits = alarm_search.match_condition(dialect, q.q, probe_only=many_hits)  # the index narrows, ILIKE decides
         if hits is not None:
             stmt = stmt.where(hits)
         pat = _like(q.q)
@@ -430,6 +433,11 @@ async def list_alarms(svc: Services, actor: AnyActor, q: AlarmQuery) -> dict[str
         # A page never needs more than "10,000+": counting stops there instead of walking every match.
         total = await s.scalar(select(func.count()).select_from(
             stmt.with_only_columns(Alarm.id).limit(TOTAL_CAP + 1).subquery())) or 0
+        if q.q and total > TEXT_HITS_WALK and svc.db.is_sqlite:
+            # "废水" matches 15,000 alarms: fetching and sorting them all cost 37 ms a page; walking the
+            # received_at index newest first and probing the hits finds the 20 newest in ~2 ms. SQLite's
+            # planner cannot know the hit count, so the count above decides.
+            stmt = _filtered(q, svc.db.engine.dialect.name, many_hits=True)
         rows = (await s.scalars(stmt.order_by(Alarm.received_at.desc(), Alarm.id.desc())
                                 .limit(q.page_size).offset((q.page - 1) * q.page_size))).all()
     return {"items": [alarm_out(a, actor) for a in rows], "total": min(total, TOTAL_CAP),

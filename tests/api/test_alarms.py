@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 import aiohttp
+import pytest
 
 import gis
 from command_server.alarms import service as alarm_service
@@ -369,3 +370,31 @@ async def test_text_search_uses_the_bigram_index_with_substring_semantics(api: A
     assert r.status == 200
     assert await ids("泄漏") == {b["id"]}      # the edit re-indexed the alarm
     assert await ids("白色烟雾") == {a["id"]}
+
+
+async def test_text_search_with_many_hits_pages_in_the_same_order(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above TEXT_HITS_WALK matches, SQLite pages a text search by walking the newest-first index instead of
+    sorting the hits: the pages and the total must be exactly those of the other plan."""
+    from command_server.alarms import service
+
+    op = await api.as_user("operator")
+    made = [await _ok(op, event_type="water", address=f"江边{i}号", description=f"第{i}次发现死鱼，{'漂浮' * (i % 3)}")
+            for i in range(7)]
+    await _ok(op, event_type="water", address="江边", description="水面有油污")  # no match
+
+    async def pages() -> tuple[list[int], int]:
+        got: list[int] = []
+        total = 0
+        for page in (1, 2, 3, 4):
+            r = await op.get("/api/v1/alarms", params={"q": "死鱼", "page_size": 2, "page": page})
+            assert r.status == 200, await r.text()
+            body = await r.json()
+            got += [x["id"] for x in body["items"]]
+            total = body["total"]
+        return got, total
+
+    sorted_hits = await pages()
+    monkeypatch.setattr(service, "TEXT_HITS_WALK", 1)
+    walked = await pages()
+    assert walked == sorted_hits
+    assert set(walked[0]) >= {m["id"] for m in made} and walked[1] >= 7
