@@ -11,7 +11,8 @@ one start of ``python -m command_server`` (``ECS_SEED_DEMO_CITY=true``); the ser
 bulk-loaded straight into the real tables (SQLAlchemy Core executemany in chunks; readings by executemany on
 SQLite and COPY on PostgreSQL), the server is started again and measured. Loading is timed separately.
 
-The load: ``--clients`` closed-loop client coroutines (no think time) over ``--procs`` client processes, each
+The load: ``--clients`` client coroutines, each pausing a mean ``--think-ms`` (exponential; default 5 s, a
+busy person at a console) after each operation, over ``--procs`` client processes, each
 logged in as operator or commander (one login per user and process); readings batches use an API key with
 ``monitoring:ingest``. Each client draws its next operation from a weighted mix (see ``MIX``). The incident
 workspace is the console's calls for one incident page fetched concurrently, timed as one operation. After
@@ -813,8 +814,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=30.0, help="measured seconds (default 30)")
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring (default 5)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--think-ms", type=float, default=0.0,
-                    help="mean pause between a client's requests (0: closed loop, the hardest case)")
+    ap.add_argument("--think-ms", type=float, default=5000.0,
+                    help="mean pause between a client's operations (default 5000: a busy console user; "
+                         "0: closed loop, where latency ≈ clients ÷ throughput whatever the server does)")
     ap.add_argument("--url", help="measure this running server (already loaded; demo accounts needed)")
     ap.add_argument("--server-pid", type=int, help="with --url: pid of the server, for CPU and RSS figures")
     ap.add_argument("--var", help="SQLite: var dir to load once and reuse (copy it first: runs write to it)")

@@ -96,6 +96,24 @@ def query_phrases(q: str) -> list[list[str]]:
     return [bigrams(r) for r in runs(q) if len(r) >= 2]
 
 
+def _ideograph_or_digit(ch: str) -> bool:
+    o = ord(ch)
+    return ("0" <= ch <= "9" or 0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF
+            or 0x20000 <= o <= 0x3134F)
+
+
+def is_exact(q: str) -> bool:
+    """True when the index alone answers the substring search, so the ``ILIKE`` recheck can be skipped.
+
+    That holds for a query that is one run of two or more Chinese characters and ASCII digits: its bigrams
+    as a phrase occur in a field exactly when the query occurs in it — runs are indexed with a break between
+    them, so a phrase never spans punctuation or a space, and these characters have no case and no
+    diacritics for the tokenizer (SQLite's unicode61) to fold. Latin letters keep the recheck (unicode61
+    strips accents, LIKE does not), and so does punctuation in the query, which must match literally.
+    Rechecking "废水" (15,000 hits) cost PostgreSQL a sequential ILIKE over all alarms: 120 ms a count."""
+    return len(q) >= 2 and all(_ideograph_or_digit(ch) for ch in q)
+
+
 def match_condition(dialect: str, q: str, *, probe_only: bool = False) -> ColumnElement[bool] | None:
     """``Alarm.id IN (index hits)`` for the query, or None when the index cannot narrow it.
 

@@ -417,13 +417,14 @@ def _filtered(q: AlarmQuery, dialect: str, *, many_hits: bool = False) -> Select
     if q.incident_id is not None:
         stmt = stmt.where(Alarm.incident_id == q.incident_id)
     if q.q:
-        hits = alarm_search.match_condition(dialect, q.q, probe_only=many_hits)  # the index narrows, ILIKE decides
+        hits = alarm_search.match_condition(dialect, q.q, probe_only=many_hits)  # index, then ILIKE
         if hits is not None:
             stmt = stmt.where(hits)
-        pat = _like(q.q)
-        stmt = stmt.where(or_(*[col.ilike(pat, escape="\\") for col in (
-            Alarm.description, Alarm.address, Alarm.pollutant, Alarm.reporter_name, Alarm.district_name,
-            Alarm.external_id)]))
+        if hits is None or not alarm_search.is_exact(q.q):
+            pat = _like(q.q)
+            stmt = stmt.where(or_(*[col.ilike(pat, escape="\\") for col in (
+                Alarm.description, Alarm.address, Alarm.pollutant, Alarm.reporter_name, Alarm.district_name,
+                Alarm.external_id)]))
     return stmt
 
 

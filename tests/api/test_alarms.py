@@ -366,6 +366,12 @@ async def test_text_search_uses_the_bigram_index_with_substring_semantics(api: A
     assert await ids("plant") == {c["id"]}     # case-folded
     assert await ids("3号路") == {a["id"]}
     assert await ids("氨") == {a["id"]}        # one character: no index, the scan still finds it
+    # Chinese/digit-only queries are answered by the index alone (no ILIKE recheck): runs must not join
+    assert search.is_exact("储罐泄漏") and search.is_exact("3号") and not search.is_exact("plant")
+    assert not search.is_exact("泄漏，现场") and not search.is_exact(" 泄漏") and not search.is_exact("氨")
+    assert await ids("漏现") == set()           # 泄漏 and 现场 are neighbours only across the comma
+    assert await ids("泄漏现场") == set()
+    assert await ids("区3") == {a["id"]}
     r = await op.patch(f"/api/v1/alarms/{a['id']}", json={"description": "储罐区发现白色烟雾"})
     assert r.status == 200
     assert await ids("泄漏") == {b["id"]}      # the edit re-indexed the alarm
