@@ -77,6 +77,13 @@ def own_server(env: dict[str, str] | None = None):  # type: ignore[no-untyped-de
             server.stop()
 
 
+def machine_steal() -> float:
+    """CPU seconds the hypervisor took from this (virtual) machine so far, from /proc/stat: a run's stalls that
+    no process explains may be the host's."""
+    parts = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    return int(parts[7]) / CLK_TCK if len(parts) > 7 else 0.0
+
+
 def machine_cpu() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
     parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]

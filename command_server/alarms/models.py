@@ -28,6 +28,9 @@ class Alarm(Base):
         Index("ix_alarms_status_received", "status", "received_at", "id"),
         Index("ix_alarms_type_received", "event_type", "received_at"),
         Index("ix_alarms_district_received", "district_unit_id", "received_at"),
+        # A district's open alarms: the page's count reads only this index (PostgreSQL: 22 → 2 ms for 4,500
+        # hits, where the index above read 17,000 heap rows to test their status).
+        Index("ix_alarms_district_status_received", "district_unit_id", "status", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

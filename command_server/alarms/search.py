@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import TextualSelect
 
 from .models import Alarm
 
@@ -119,16 +120,25 @@ def match_condition(dialect: str, q: str, *, probe_only: bool = False) -> Column
 
     ``probe_only``: written ``alarms.id + 0 IN (…)`` so that SQLite does not drive the query from the hits
     (rowid lookups, then a sort) but tests rows met in another index's order against them."""
+    sub = hits(dialect, q)
+    if sub is None:
+        return None
+    return ((Alarm.id + 0) if probe_only else Alarm.id).in_(sub)
+
+
+def hits(dialect: str, q: str) -> TextualSelect | None:
+    """The ids of the alarms whose index entries match the query (a candidate set unless :func:`is_exact`), or
+    None when the index cannot narrow it."""
     phrases = query_phrases(q)
     if not phrases:
         return None
     if dialect == "sqlite":
         m = " AND ".join('"' + " ".join(p) + '"' for p in phrases)
-        sub = text(f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :fts_q").bindparams(fts_q=m)
+        sub = text(f"SELECT rowid AS id FROM {TABLE} WHERE {TABLE} MATCH :fts_q").bindparams(fts_q=m)
     else:
         tq = " & ".join("(" + " <-> ".join(_pg_quote(g) for g in p) + ")" for p in phrases)
-        sub = text(f"SELECT alarm_id FROM {TABLE} WHERE grams @@ CAST(:fts_q AS tsquery)").bindparams(fts_q=tq)
-    return ((Alarm.id + 0) if probe_only else Alarm.id).in_(sub.columns(Alarm.id))
+        sub = text(f"SELECT alarm_id AS id FROM {TABLE} WHERE grams @@ CAST(:fts_q AS tsquery)").bindparams(fts_q=tq)
+    return sub.columns(Alarm.id)
 
 
 # --- keeping the index in step ---------------------------------------------------------------------------------

@@ -428,17 +428,30 @@ def _filtered(q: AlarmQuery, dialect: str, *, many_hits: bool = False) -> Select
     return stmt
 
 
+def _text_only(q: AlarmQuery) -> bool:
+    """The query filters by text alone, and the index alone answers it (see ``search.is_exact``)."""
+    others = q.model_dump(exclude={"q", "page", "page_size"}, exclude_defaults=True)
+    return bool(q.q) and alarm_search.is_exact(q.q) and not others
+
+
 async def list_alarms(svc: Services, actor: AnyActor, q: AlarmQuery) -> dict[str, Any]:
     async with svc.db.read() as s:
-        stmt = _filtered(q, svc.db.engine.dialect.name)
+        dialect = svc.db.engine.dialect.name
+        stmt = _filtered(q, dialect)
         # A page never needs more than "10,000+": counting stops there instead of walking every match.
-        total = await s.scalar(select(func.count()).select_from(
-            stmt.with_only_columns(Alarm.id).limit(TOTAL_CAP + 1).subquery())) or 0
+        counted = stmt.with_only_columns(Alarm.id)
+        if _text_only(q):
+            # The index's hits are the answer: count them without joining alarms (PostgreSQL planned the join
+            # as a merge over both primary keys, testing every index row: 64 → 22 ms for "废水", 15,000 hits).
+            found = alarm_search.hits(dialect, q.q)  # type: ignore[arg-type]
+            if found is not None:
+                counted = select(found.subquery().c.id)
+        total = await s.scalar(select(func.count()).select_from(counted.limit(TOTAL_CAP + 1).subquery())) or 0
         if q.q and total > TEXT_HITS_WALK and svc.db.is_sqlite:
             # "废水" matches 15,000 alarms: fetching and sorting them all cost 37 ms a page; walking the
             # received_at index newest first and probing the hits finds the 20 newest in ~2 ms. SQLite's
             # planner cannot know the hit count, so the count above decides.
-            stmt = _filtered(q, svc.db.engine.dialect.name, many_hits=True)
+            stmt = _filtered(q, dialect, many_hits=True)
         rows = (await s.scalars(stmt.order_by(Alarm.received_at.desc(), Alarm.id.desc())
                                 .limit(q.page_size).offset((q.page - 1) * q.page_size))).all()
     return {"items": [alarm_out(a, actor) for a in rows], "total": min(total, TOTAL_CAP),

@@ -404,3 +404,30 @@ async def test_text_search_with_many_hits_pages_in_the_same_order(api: Api, monk
     walked = await pages()
     assert walked == sorted_hits
     assert set(walked[0]) >= {m["id"] for m in made} and walked[1] >= 7
+
+
+async def test_text_only_search_counts_from_the_index_like_the_filtered_count(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search by text alone is counted from the search index without joining alarms: its total (and the cap)
+    must be exactly what the joined count gives when another, always-true filter forces that path."""
+    from command_server.alarms import service
+
+    op = await api.as_user("operator")
+    for i in range(5):
+        await _ok(op, event_type="water", address=f"江堤{i}号", description=f"江面发现油膜第{i}处")
+    await _ok(op, event_type="water", address="江堤", description="水面有泡沫")
+
+    async def total(**extra: str) -> tuple[int, bool]:
+        r = await op.get("/api/v1/alarms", params={"q": "油膜", "page_size": 1, **extra})
+        assert r.status == 200, await r.text()
+        body = await r.json()
+        return body["total"], body["total_capped"]
+
+    assert service._text_only(service.AlarmQuery(q="油膜"))
+    assert not service._text_only(service.AlarmQuery(q="油膜", **{"from": "2000-01-01T00:00:00Z"}))
+    assert not service._text_only(service.AlarmQuery(q="oil"))  # needs the ILIKE recheck
+    everything = {"from": "2000-01-01T00:00:00Z"}
+    index_only, joined = await total(), await total(**everything)
+    assert index_only == joined and index_only[0] >= 5 and not index_only[1]
+    monkeypatch.setattr(service, "TOTAL_CAP", 3)
+    assert await total() == await total(**everything) == (3, True)
