@@ -87,7 +87,12 @@ class CpuMeter:
 
     def __exit__(self, *exc: object) -> None:
         self.elapsed = time.monotonic() - self.t0
-        self.cpu_pct = (self.fn() - self.c0) / self.elapsed * 100
+        c1 = self.fn()
+        if isinstance(c1, list):  # one figure per process / thread
+            self.cpu_pcts = [round((b - a) / self.elapsed * 100, 1) for a, b in zip(self.c0, c1, strict=True)]
+            self.cpu_pct = sum(self.cpu_pcts)
+        else:
+            self.cpu_pct = (c1 - self.c0) / self.elapsed * 100
 
 
 class LoopLag:
@@ -114,17 +119,15 @@ def _r(x: float | None, nd: int = 1) -> float | None:
 
 # --- gateway process ---------------------------------------------------------------------------------------------
 
-async def run_gateway(port: int, var_dir: Path, lean_rtp: bool) -> None:
+async def run_gateway(port: int, var_dir: Path, lean_rtp: bool, workers: int | None) -> None:
     from aiohttp import web
 
     from media_gateway import MediaError, MediaGateway
-    from media_gateway.hub import Reset
 
-    gw = MediaGateway(var_dir, segment_s=60, idle_timeout_s=600, lean_rtp=lean_rtp)
+    gw = MediaGateway(var_dir, segment_s=60, idle_timeout_s=600, lean_rtp=lean_rtp, workers=workers)
     await gw.start()
     lag = LoopLag()
-    tracks: dict[str, Any] = {}  # camera → its live track (kept after its session closed, to count what it sent)
-    closed: list[dict[str, Any]] = []
+    offered: dict[str, str] = {}  # session → camera, as answered (a session that ends early stays in the count)
 
     async def configure(req: web.Request) -> web.Response:
         body = await req.json()
@@ -137,35 +140,35 @@ async def run_gateway(port: int, var_dir: Path, lean_rtp: bool) -> None:
             sid, sdp = await gw.webrtc_answer(body["id"], body["sdp"])
         except MediaError as exc:
             return web.json_response({"error": exc.message}, status=exc.status)
-        s = gw.sessions[sid]
-        tracks[body["id"]] = s.track
-
-        @s.pc.on("connectionstatechange")
-        def _changed(pc: Any = s.pc, cid: str = body["id"]) -> None:
-            if pc.connectionState in ("failed", "closed"):
-                closed.append({"camera": cid, "state": pc.connectionState, "at": time.time()})
-                print(f"gateway: session of {cid} {pc.connectionState}", file=sys.stderr, flush=True)
-
+        offered[sid] = body["id"]
         return web.json_response({"session": sid, "sdp": sdp})
 
     async def stats(req: web.Request) -> web.Response:
+        if req.query.get("fresh"):
+            await gw.refresh_stats()
         out = gw.stats()
-        out["tracks"] = {cid: t.frames_sent for cid, t in tracks.items()}
-        out["closed_sessions"] = closed
+        sessions = await gw.session_stats()
+        out["tracks"] = {cid: sessions[sid]["frames_sent"] for sid, cid in offered.items() if sid in sessions}
+        out["closed_sessions"] = [{"camera": cid, "state": sessions.get(sid, {}).get("state")}
+                                  for sid, cid in offered.items() if sid not in gw.sessions]
+        out["worker_pids"] = gw.worker_pids()
         if req.query.get("lag"):  # the orchestrator's calls delimit the measured windows; the viewers' do not
             out["loop_lag_ms"] = lag.take()
         return web.json_response(out, dumps=lambda o: json.dumps(o, default=str))
 
     async def close_all(req: web.Request) -> web.Response:
-        # frames the hub had for each viewer: sent + dropped by its queue (too slow) + still queued
-        lost = {cid: t.sub.dropped + sum(1 for x in t.sub.queue if not isinstance(x, Reset))
-                for cid, t in tracks.items()}
         async def close(sid: str) -> None:
             with contextlib.suppress(MediaError):  # it may have closed by itself meanwhile
                 await gw.webrtc_close(sid)
 
         await asyncio.gather(*(close(sid) for sid in list(gw.sessions)))
-        return web.json_response({"tracks": {cid: t.frames_sent for cid, t in tracks.items()}, "hub_lost": lost})
+        # final counters of the closed sessions: frames sent, and what the hub had for the viewer but did not
+        # send (dropped by its queue when the sender fell behind, or still queued)
+        sessions = await gw.session_stats()
+        final = {sid: sessions[sid] for sid in offered if sid in sessions}
+        return web.json_response({"tracks": {offered[sid]: st["frames_sent"] for sid, st in final.items()},
+                                  "hub_lost": {offered[sid]: (st["dropped"] or 0) + (st["queued"] or 0)
+                                               for sid, st in final.items()}})
 
     app = web.Application()
     app.router.add_post("/close_sessions", close_all)
@@ -442,7 +445,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             return json.loads(r.read() or b"{}")
 
     def get_stats() -> dict[str, Any]:
-        with urllib.request.urlopen(gurl + "/stats?lag=1", timeout=30) as r:
+        with urllib.request.urlopen(gurl + "/stats?lag=1&fresh=1", timeout=30) as r:
             return json.loads(r.read())
 
     def machine_busy() -> float:
@@ -450,7 +453,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     try:
         gw = subprocess.Popen([py, __file__, "--role", "gateway", "--port", str(gport), "--var", str(work / "var"),
-                               *(["--aiortc-sender"] if args.aiortc_sender else [])], stdout=subprocess.PIPE, cwd=ROOT)
+                               *(["--aiortc-sender"] if args.aiortc_sender else []),
+                               *(["--workers", str(args.workers)] if args.workers is not None else [])],
+                              stdout=subprocess.PIPE, cwd=ROOT)
         wait_line(gw, "READY", 30)
         gw_pid = gw.pid
         srv_pids = lambda: [srv.pid, *children(srv.pid)] if srv.pid else []  # noqa: E731
@@ -460,13 +465,17 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(args.stagger)
         time.sleep(3)
         # phase 1: pull + record
-        get_stats()
-        with CpuMeter(lambda: cpu_of([gw_pid])) as rec_cpu, CpuMeter(lambda: cpu_of(srv_pids())) as srv_cpu1, \
-                CpuMeter(lambda: thread_cpu(gw_pid, gw_pid)) as rec_loop:
+        wpids = get_stats()["worker_pids"]
+        gw_pids = [gw_pid, *wpids]  # the gateway = the facade's process and its worker processes
+        result["gateway_workers"] = len(wpids)
+        with CpuMeter(lambda: cpu_of(gw_pids)) as rec_cpu, CpuMeter(lambda: cpu_of(srv_pids())) as srv_cpu1, \
+                CpuMeter(lambda: thread_cpu(gw_pid, gw_pid)) as rec_loop, \
+                CpuMeter(lambda: [thread_cpu(p, p) for p in wpids]) as rec_wloops:
             time.sleep(args.seconds)
         s = get_stats()
         result["gateway_record_only_cpu_pct"] = round(rec_cpu.cpu_pct, 1)
         result["gateway_record_only_loop_thread_cpu_pct"] = round(rec_loop.cpu_pct, 1)
+        result["gateway_record_only_worker_loop_threads_cpu_pct"] = rec_wloops.cpu_pcts
         result["gateway_record_only_loop_lag_ms"] = s["loop_lag_ms"]
         result["rtsp_server_cpu_pct_phase1"] = round(srv_cpu1.cpu_pct, 1)
         # phase 2: + one WebRTC viewer per stream
@@ -487,9 +496,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         for vw in vws:
             send(vw, "SNAP0")
         vw_pids = lambda: [v.pid for v in vws]  # noqa: E731
-        with CpuMeter(lambda: cpu_of([gw_pid])) as gw_cpu, CpuMeter(lambda: cpu_of(srv_pids())) as srv_cpu, \
+        with CpuMeter(lambda: cpu_of(gw_pids)) as gw_cpu, CpuMeter(lambda: cpu_of(srv_pids())) as srv_cpu, \
                 CpuMeter(lambda: cpu_of(vw_pids())) as vw_cpu, CpuMeter(machine_busy) as mach, \
-                CpuMeter(lambda: thread_cpu(gw_pid, gw_pid)) as gw_loop:
+                CpuMeter(lambda: thread_cpu(gw_pid, gw_pid)) as gw_loop, \
+                CpuMeter(lambda: [thread_cpu(p, p) for p in wpids]) as gw_wloops:
             for vw in vws:
                 wait_line(vw, "SNAP0 done", 30)
             time.sleep(args.seconds)
@@ -499,7 +509,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 wait_line(vw, "SNAP1 done", 30)
         udp2 = udp_errors()
         s1 = get_stats()
-        rss = proc_sample(gw_pid)
+        rss = [proc_sample(p) for p in gw_pids]
         closed = post("/close_sessions", {})  # the gateway stops sending: totals are final
         final_sent, hub_lost = closed["tracks"], closed["hub_lost"]
         time.sleep(1.0)
@@ -530,7 +540,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "gateway_cpu_pct": round(gw_cpu.cpu_pct, 1),
             "gateway_loop_thread_cpu_pct": round(gw_loop.cpu_pct, 1),
             "gateway_loop_lag_ms": s1["loop_lag_ms"],
-            "gateway_rss_mb": round(rss.rss_mb, 1) if rss else None,
+            "gateway_worker_loop_threads_cpu_pct": gw_wloops.cpu_pcts,
+            "gateway_rss_mb": round(sum(r.rss_mb for r in rss if r), 1),
             "rtsp_server_cpu_pct": round(srv_cpu.cpu_pct, 1),
             "viewers_cpu_pct": round(vw_cpu.cpu_pct, 1),
             "viewers_loop_lag_ms": [v["loop_lag_ms"].get("SNAP1") for v in views],
@@ -617,6 +628,9 @@ def main() -> None:
                          "at net.core.rmem_max)")
     ap.add_argument("--aiortc-sender", action="store_true",
                     help="the gateway sends with aiortc's RTCRtpSender loop instead of media_gateway.rtp_out")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="the gateway's worker processes (default: MediaGateway's, i.e. ECS_MEDIA_WORKERS or one per "
+                         "core, 2-4; 0 = every camera in the gateway process as before)")
     ap.add_argument("--no-ffmpeg", action="store_true", help="skip phase 3 (ffmpeg -c copy)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (recordings)")
     ap.add_argument("--role", default="bench", choices=["bench", "gateway", "viewers"])
@@ -627,7 +641,7 @@ def main() -> None:
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.role == "gateway":
-        asyncio.run(run_gateway(args.port, Path(args.var), not args.aiortc_sender))
+        asyncio.run(run_gateway(args.port, Path(args.var), not args.aiortc_sender, args.workers))
     elif args.role == "viewers":
         asyncio.run(run_viewers(args.gateway, args.ids.split(","), Path(args.out), args.full_viewers, args.rcvbuf))
     else:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import av.error
 
 from .hub import MediaPacket, Reset, StreamInfo, Subscriber, lower_thread_priority
 from .webrtc import annexb_nal_types, avcc_to_annexb
@@ -80,9 +81,11 @@ class SegmentWriter:
         self.last_s: float | None = None
         self.frames = 0
         self.has_audio = False
+        self._base: dict[Fraction, int] = {}  # time base → the segment origin in its ticks
 
     def write(self, mp: MediaPacket) -> None:
-        sec = float(mp.dts * mp.time_base)
+        tb = mp.time_base
+        sec = mp.dts * tb.numerator / tb.denominator  # floats, not Fractions: this runs per packet
         if self.base_s is None:
             if mp.kind != "video" or not mp.keyframe:
                 return
@@ -90,17 +93,22 @@ class SegmentWriter:
         stream = self.v if mp.kind == "video" else self.a
         if stream is None:
             return
-        base = round(self.base_s / mp.time_base)
+        base = self._base.get(tb)
+        if base is None:  # the first packet of this time base: the segment's origin in its ticks
+            base = self._base[tb] = round(self.base_s * tb.denominator / tb.numerator)
         dts, pts = mp.dts - base, mp.pts - base
         if dts < 0:
             return
-        data = bytes(mp.packet)
         if self.frames == 0 and mp.kind == "video" and self.param_sets:
+            data = bytes(mp.packet)
             nal = annexb_nal_types(data, self.codec)
             if (7 not in nal) if self.codec == "h264" else (32 not in nal):
                 data = self.param_sets + data
-        pkt = av.Packet(data)
-        pkt.dts, pkt.pts, pkt.time_base = dts, pts, mp.time_base
+            pkt = av.Packet(data)
+        else:
+            # one copy (the hub's packet is shared and mux() re-times the packet it is given), not two
+            pkt = av.Packet(mp.packet)
+        pkt.dts, pkt.pts, pkt.time_base = dts, pts, tb
         pkt.is_keyframe = mp.keyframe
         pkt.stream = stream
         self.out.mux(pkt)
@@ -151,6 +159,7 @@ class Recorder:
         self._seg_wall: float | None = None
         self._seg_first_s = 0.0
         self._stop = asyncio.Event()
+        self._pause: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
         self.batch_interval_s = 0.25
@@ -164,43 +173,70 @@ class Recorder:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._pause is not None and not self._pause.done():
+            self._pause.set_result(None)
         self.sub.close()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        # Written in batches: one thread hop per ~0.25 s instead of one per packet. This loop runs 4 times a second
+        # per recording (128/s at 32 cameras) on the event loop that also sends every viewer's packets, so it keeps
+        # to plain futures: no task per wait, no TimeoutError per pause. (asyncio.wait_for here cost the loop
+        # thread 1.2 % of a core of its 5.6 % when recording 32 cameras at 1080p.)
         end_mono = time.monotonic() + self.duration_s if self.duration_s else None
         try:
             while not self._stop.is_set():
                 if end_mono is not None and time.monotonic() >= end_mono:
                     break
-                get = asyncio.ensure_future(self.sub.get())
-                timeout = None if end_mono is None else max(0.0, end_mono - time.monotonic())
-                done, _ = await asyncio.wait({get}, timeout=timeout)
-                if not done:
-                    get.cancel()
-                    break
-                item = get.result()
-                if item is None:
-                    break
-                batch = [item]
-                while len(batch) < 1024:
-                    nxt = self.sub.get_nowait()
-                    if nxt is None:
+                batch = self._drain()
+                if not batch:  # nothing queued: wait for the next packet
+                    item = await self._next(end_mono)
+                    if item is None:
                         break
-                    batch.append(nxt)
+                    batch = [item, *self._drain()]
                 if end_mono is not None:  # packets that arrived after the end are not recorded
                     batch = [b for b in batch if not isinstance(b, MediaPacket) or b.mono <= end_mono]
                 await self._write_batch(batch)
-                # write in batches: one thread hop per ~0.25 s instead of one per packet (CPU on many cameras)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.batch_interval_s)
+                if not self._stop.is_set():
+                    await self._sleep(self.batch_interval_s)
         except Exception:
             log.exception("recorder for camera %s failed", self.camera_id)
         finally:
             await self._close_segment()
             self.sub.close()
             self.done.set()
+
+    def _drain(self, limit: int = 4096) -> list[MediaPacket | Reset]:
+        out: list[MediaPacket | Reset] = []
+        while len(out) < limit:
+            nxt = self.sub.get_nowait()
+            if nxt is None:
+                break
+            out.append(nxt)
+        return out
+
+    async def _next(self, end_mono: float | None) -> MediaPacket | Reset | None:
+        """The next item, or None when unsubscribed or (a timed recording) at its end."""
+        if end_mono is None:
+            return await self.sub.get()
+        get = asyncio.ensure_future(self.sub.get())
+        done, _ = await asyncio.wait({get}, timeout=max(0.0, end_mono - time.monotonic()))
+        if not done:
+            get.cancel()
+            return None
+        return get.result()
+
+    async def _sleep(self, seconds: float) -> None:
+        """A pause that :meth:`stop` cuts short."""
+        loop = asyncio.get_running_loop()
+        self._pause = fut = loop.create_future()
+        timer = loop.call_later(seconds, _resolve, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            self._pause = None
 
     async def _write_batch(self, batch: list[MediaPacket | Reset]) -> None:
         pending: list[MediaPacket] = []
@@ -241,6 +277,15 @@ class Recorder:
         for it in items:
             writer.write(it)
 
+    def writing(self) -> dict[str, Any] | None:
+        """The segment being written, as :func:`recover_segment` needs it should this process die."""
+        w = self.writer
+        if w is None:
+            return None
+        return {"path": w.path, "camera_id": self.camera_id, "recording_id": self.id, "emergency": self.emergency,
+                "start": datetime.fromtimestamp(self._seg_wall or time.time(), UTC),
+                "codec": self.info.codec if self.info else None}
+
     async def _close_segment(self) -> None:
         w, self.writer = self.writer, None
         if w is None:
@@ -267,6 +312,42 @@ class Recorder:
                     await res
             except Exception:
                 log.exception("on_segment callback failed for camera %s", self.camera_id)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def recover_segment(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The index entry (as ``on_segment`` gets it) of a segment whose writer died with its process: the video its
+    finished fragments hold. ``meta`` is :meth:`Recorder.writing`. None when no frame made it to the file."""
+    path = Path(meta["path"])
+    first = last = None
+    frames = 0
+    fps = 25.0
+    try:
+        with av.open(str(path)) as inp:
+            if not inp.streams.video:
+                return None
+            vs = inp.streams.video[0]
+            rate = vs.average_rate or vs.guessed_rate
+            fps = float(rate) if rate else fps
+            for pkt in inp.demux(vs):
+                if pkt.dts is None or pkt.size == 0:
+                    continue
+                t = float(pkt.dts * pkt.time_base)
+                first = t if first is None else first
+                last = t
+                frames += 1
+    except (OSError, av.error.FFmpegError) as exc:  # a cut-off last fragment: keep what was read before it
+        log.info("recovering %s: %s", path.name, exc)
+    if first is None or last is None:
+        return None
+    start = meta["start"]
+    return {"camera_id": meta["camera_id"], "recording_id": meta["recording_id"], "start": start,
+            "end": start + timedelta(seconds=last - first + 1.0 / fps), "path": path, "size": path.stat().st_size,
+            "has_audio": False, "emergency": meta["emergency"], "frames": frames, "codec": meta["codec"]}
 
 
 # --- retention ---------------------------------------------------------------------------------------------------

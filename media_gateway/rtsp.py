@@ -227,19 +227,24 @@ class RtspSource:
             streams = [container.streams.video[0]]
             if container.streams.audio:
                 streams.append(container.streams.audio[0])
+            # Per-stream constants looked up once: pkt.time_base builds a new Fraction and pkt.stream a lookup on
+            # every access, and this loop runs per packet in every camera's thread (holding the GIL meanwhile).
+            kinds = {st.index: (st.type, st.time_base or Fraction(1, 90000)) for st in streams}
+            stop, publish, call = self._stop, self.stream.publish, self._call
             for pkt in container.demux(streams):
-                if self._stop.is_set():
+                if stop.is_set():
                     return got
-                if pkt.size == 0 or pkt.dts is None:
+                dts = pkt.dts
+                if dts is None or pkt.size == 0:
                     continue
-                kind = pkt.stream.type
-                mp = MediaPacket(kind=kind, packet=pkt, pts=pkt.pts if pkt.pts is not None else pkt.dts,
-                                 dts=pkt.dts, time_base=pkt.time_base, keyframe=pkt.is_keyframe, size=pkt.size,
-                                 wall=time.time(), mono=time.monotonic())
+                kind, tb = kinds[pkt.stream_index]
+                pts = pkt.pts
+                mp = MediaPacket(kind, pkt, dts if pts is None else pts, dts, tb, pkt.is_keyframe, pkt.size,
+                                 time.time(), time.monotonic())
                 if not got and kind == "video":
                     got = True
-                    self._call(self._set_status, "online", {**info.public(), "transport": self.transport})
-                self._call(self.stream.publish, mp)
+                    call(self._set_status, "online", {**info.public(), "transport": self.transport})
+                call(publish, mp)
             return got
         except (av.error.ExitError, av.error.TimeoutError):  # FFmpeg's socket I/O timeout (the stall timeout)
             raise _Stall(f"no packet for {self.stall_timeout_s:g} s") from None

@@ -18,7 +18,7 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,8 @@ class Media:
             gw = gateway_mod.MediaGateway(var_dir, on_status=self._on_status, on_segment=self._on_segment,
                                           segment_s=self.settings.segment_s,
                                           idle_timeout_s=self.settings.idle_timeout_s,
-                                          stall_timeout_s=self.settings.stall_timeout_s)
+                                          stall_timeout_s=self.settings.stall_timeout_s,
+                                          workers=self.settings.workers)
             await asyncio.wait_for(gw.start(), self.settings.start_timeout_s)
         except Exception as exc:  # the app must run without video rather than not at all
             self.reason = f"the media gateway failed to start: {type(exc).__name__}: {exc}"
@@ -302,8 +303,8 @@ class Media:
 
     def _prune_sessions(self) -> None:
         """Forget sessions the gateway has closed by itself (a browser that left without DELETE)."""
-        live = getattr(self.gw, "sessions", None)
-        if isinstance(live, dict):
+        live = getattr(self.gw, "sessions", None)  # a mapping (a view over the gateway's worker processes)
+        if isinstance(live, Mapping):
             for sid in [sid for sid in self.sessions if sid not in live]:
                 self.sessions.pop(sid, None)
 

@@ -29,6 +29,9 @@ class MediaSettings(BaseSettings):
     # How often recordings past their retention are deleted, and the disk quota for recordings (0: none).
     retention_interval_s: float = Field(3600.0, ge=10)
     quota_gb: float = Field(0.0, ge=0)
+    # Worker processes the cameras are sharded over, each with its own GIL (0: every camera in the server
+    # process; unset: the gateway's default, one per core, 2-4). See media_gateway/README.md.
+    workers: int | None = Field(None, ge=0, le=16)
     # gateway.start() must finish within this; otherwise media is reported unavailable.
     start_timeout_s: float = Field(20.0, ge=1)
 

@@ -56,6 +56,7 @@ async def api(settings_factory, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     monkeypatch.setenv("ECS_MEDIA_IDLE_TIMEOUT_S", "10")
     monkeypatch.setenv("ECS_MEDIA_SEGMENT_S", "5")
     monkeypatch.setenv("ECS_MEDIA_HEALTH_INTERVAL_S", "0")
+    monkeypatch.setenv("ECS_MEDIA_WORKERS", "2")  # cameras in worker processes (0, in-process, is tests/media's too)
     a = await start_api(settings_factory())
     try:
         yield a
@@ -182,6 +183,8 @@ async def test_webrtc_live_view_whep(api: Api, rtsp: peer.RtspServer) -> None:
         assert stats["viewers"] == 1 and stats["stream"]["camera_id"] == str(cam["id"])
         overall = await (await admin.get("/api/v1/media/stats")).json()
         assert overall["available"] and overall["gateway"]["sessions"]["live"] == 1
+        workers = overall["gateway"]["workers"]  # ECS_MEDIA_WORKERS reached the gateway; one camera, one worker
+        assert len(workers) == 1 and workers[0]["cameras"] == [str(cam["id"])] and workers[0]["alive"]
         r = await screen.delete(location)
         assert r.status == 204
         r = await screen.delete(location)
@@ -206,6 +209,30 @@ async def test_webrtc_live_view_whep(api: Api, rtsp: peer.RtspServer) -> None:
     await admin.patch(f"/api/v1/cameras/{cam['id']}", json={"enabled": False})
     r = await screen.post(f"/api/v1/cameras/{cam['id']}/webrtc", json={"sdp": "v=0\r\n" + "a=x\r\n" * 3})
     assert r.status == 409 and (await r.json())["error"]["code"] == "camera_disabled"
+
+
+async def test_a_viewer_that_leaves_without_delete_is_forgotten(api: Api, rtsp: peer.RtspServer) -> None:
+    """The browser closes its peer connection without DELETE: the gateway (its worker process, by default) ends the
+    session, and the camera's viewer count follows (the command server prunes what the gateway no longer has)."""
+    from aiortc import RTCSessionDescription
+
+    admin = await api.as_user("admin")
+    cam = await add_camera(admin, rtsp, "cam1", "泵站")
+    pc, track_fut = await _offer_pc()
+    r = await admin.post(f"/api/v1/cameras/{cam['id']}/webrtc", json={"sdp": pc.localDescription.sdp})
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="answer"))
+    await _frames(track_fut, 2)
+    stats = await (await admin.get(f"/api/v1/cameras/{cam['id']}/stats")).json()
+    assert stats["viewers"] == 1
+    await pc.close()  # DTLS close_notify: the gateway's side closes too
+    deadline = asyncio.get_running_loop().time() + 15
+    while stats["viewers"] and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+        stats = await (await admin.get(f"/api/v1/cameras/{cam['id']}/stats")).json()
+    assert stats["viewers"] == 0
+    assert (await admin.delete(body["location"])).status == 404  # forgotten, not just hidden
 
 
 async def test_status_events_follow_the_camera(api: Api, tmp_path: Path) -> None:

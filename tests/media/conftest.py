@@ -46,6 +46,21 @@ def decodes_cleanly(path: Path) -> bool:
     return r.returncode == 0 and not r.stderr.strip()
 
 
+@pytest.fixture(params=[0, 2], ids=["in-process", "2-workers"])
+def workers(request: pytest.FixtureRequest) -> int:
+    """``MediaGateway(workers=…)``: every camera in the test's process, or sharded over two worker processes."""
+    return int(request.param)
+
+
+def process_gone(pid: int) -> bool:
+    """No such process, or a zombie (its parent died and nobody reaped it yet: it holds nothing any more)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] in "ZX"
+
+
 async def until(cond, limit: float) -> None:  # type: ignore[no-untyped-def]
     """Waits until ``cond()`` is true, at most ``limit`` seconds."""
     deadline = time.monotonic() + limit

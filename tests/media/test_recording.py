@@ -15,7 +15,7 @@ import pytest
 
 from media_gateway import CameraOffline, MediaGateway, UnknownCamera
 from media_gateway.recording import apply_retention, segment_name
-from tests.media.conftest import decodes_cleanly, ffprobe, needs_gst, until
+from tests.media.conftest import decodes_cleanly, ffprobe, needs_gst, process_gone, until
 from tests.peers.rtsp_server import RtspServer
 
 pytestmark = [needs_gst]
@@ -55,13 +55,14 @@ async def test_emergency_recording_20s_no_reencode(rtsp: RtspServer, tmp_path: P
         await gw.stop()
 
 
-async def test_two_recordings_on_the_same_keyframe_get_separate_files(rtsp: RtspServer, tmp_path: Path) -> None:
+async def test_two_recordings_on_the_same_keyframe_get_separate_files(rtsp: RtspServer, tmp_path: Path,
+                                                                      workers: int) -> None:
     segments: list[dict] = []
 
     async def on_segment(seg: dict) -> None:
         segments.append(seg)
 
-    gw = MediaGateway(tmp_path, on_segment=on_segment)
+    gw = MediaGateway(tmp_path, on_segment=on_segment, workers=workers)
     await gw.start()
     try:
         await gw.configure_camera("c1", rtsp.url("cam1"))
@@ -75,8 +76,8 @@ async def test_two_recordings_on_the_same_keyframe_get_separate_files(rtsp: Rtsp
         await gw.stop()
 
 
-async def test_snapshot_has_camera_resolution(rtsp: RtspServer, tmp_path: Path) -> None:
-    gw = MediaGateway(tmp_path)
+async def test_snapshot_has_camera_resolution(rtsp: RtspServer, tmp_path: Path, workers: int) -> None:
+    gw = MediaGateway(tmp_path, workers=workers)
     await gw.start()
     try:
         await gw.configure_camera("c2", rtsp.url("cam2"))
@@ -97,8 +98,8 @@ async def test_snapshot_has_camera_resolution(rtsp: RtspServer, tmp_path: Path) 
         await gw.stop()
 
 
-async def test_offline_camera_errors(tmp_path: Path) -> None:
-    gw = MediaGateway(tmp_path, stall_timeout_s=1.0)
+async def test_offline_camera_errors(tmp_path: Path, workers: int) -> None:
+    gw = MediaGateway(tmp_path, stall_timeout_s=1.0, workers=workers)
     await gw.start()
     try:
         await gw.configure_camera("dead", "rtsp://127.0.0.1:9/none")
@@ -130,18 +131,30 @@ def test_retention_quota_and_age(tmp_path: Path) -> None:
     assert segs[3].exists() and deleted == segs[4:5]
 
 
-def test_kill9_while_recording_leaves_a_playable_file(rtsp: RtspServer, tmp_path: Path) -> None:
+def test_kill9_while_recording_leaves_a_playable_file(rtsp: RtspServer, tmp_path: Path, workers: int) -> None:
+    """kill -9 of the server: with worker processes, they die with it (the camera's file is theirs)."""
     child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("record_child.py")), str(tmp_path),
-                              rtsp.url("cam2")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                              rtsp.url("cam2"), str(workers)], stdout=subprocess.PIPE)
+    worker_pids: list[int] = []
     try:
         assert child.stdout is not None
-        assert b"RECORDING" in child.stdout.readline()
+        line = child.stdout.readline().split()
+        assert line[:1] == [b"RECORDING"]
+        worker_pids = [int(p) for p in line[1:]]
+        assert len(worker_pids) == min(workers, 1)  # one camera: one worker started
         time.sleep(6)
         os.kill(child.pid, signal.SIGKILL)
         child.wait(10)
+        deadline = time.monotonic() + 5
+        while not all(process_gone(p) for p in worker_pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(process_gone(p) for p in worker_pids), "a worker outlived its parent"
     finally:
         if child.poll() is None:
             child.kill()
+        for p in worker_pids:
+            if not process_gone(p):
+                os.kill(p, signal.SIGKILL)
     files = list((tmp_path / "recordings").rglob("*.mp4"))
     assert len(files) == 1
     info = ffprobe(files[0])

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -129,7 +130,7 @@ async def test_offline_within_stall_timeout_and_back(tmp_path: Path, caplog: pyt
         assert CREDS[1] not in rec.getMessage()
 
 
-async def test_silent_stall_is_a_disconnect(tmp_path: Path) -> None:
+async def test_silent_stall_is_a_disconnect(tmp_path: Path, workers: int) -> None:
     """The camera keeps the TCP connection open but sends nothing (SIGSTOP): FFmpeg's socket I/O timeout (not
     PyAV's read timeout, which would take the GIL on every read) must turn it into ``offline`` in time."""
     srv = RtspServer(tmp_path / "rtsp", {"cam": clip("720p", gop=25)}).start()
@@ -138,7 +139,7 @@ async def test_silent_stall_is_a_disconnect(tmp_path: Path) -> None:
     async def on_status(cid: str, status: str, detail: dict) -> None:
         events.append((time.monotonic(), status))
 
-    gw = MediaGateway(tmp_path / "var", on_status=on_status, stall_timeout_s=2.0)
+    gw = MediaGateway(tmp_path / "var", on_status=on_status, stall_timeout_s=2.0, workers=workers)
     await gw.start()
     assert srv.proc is not None
     try:
@@ -148,8 +149,9 @@ async def test_silent_stall_is_a_disconnect(tmp_path: Path) -> None:
         t_stop = time.monotonic()
         await until(lambda: [e for e in events if e[1] == "offline"], 10)
         off = next(e for e in events if e[1] == "offline")
-        last = gw.cameras["c"].stream.last_packet_mono
-        assert last is not None and off[0] - last < 2.0 + 1.5  # the stall timeout counts from the last packet
+        last = gw.stats("c")["last_packet_at"]  # pushed by the camera's worker with the status change
+        age = time.time() - datetime.fromisoformat(last).timestamp() - (time.monotonic() - off[0])
+        assert age < 2.0 + 1.5  # the stall timeout counts from the last packet
         assert off[0] - t_stop < 2.0 + 4.0  # (what the sockets still held is read first)
         assert "no packet" in gw.stats("c")["reason"]
         os.kill(srv.proc.pid, signal.SIGCONT)
@@ -161,7 +163,7 @@ async def test_silent_stall_is_a_disconnect(tmp_path: Path) -> None:
         srv.stop()
 
 
-async def test_garbage_source_does_not_affect_other_streams(rtsp: RtspServer, tmp_path: Path) -> None:
+async def test_garbage_source_does_not_affect_other_streams(rtsp: RtspServer, tmp_path: Path, workers: int) -> None:
     garbage = await asyncio.start_server(_garbage_handler, "127.0.0.1", 0)
     gport = garbage.sockets[0].getsockname()[1]
     events: list[tuple[str, str]] = []
@@ -169,14 +171,16 @@ async def test_garbage_source_does_not_affect_other_streams(rtsp: RtspServer, tm
     async def on_status(cid: str, status: str, detail: dict) -> None:
         events.append((cid, status))
 
-    gw = MediaGateway(tmp_path, on_status=on_status, stall_timeout_s=2.0)
+    gw = MediaGateway(tmp_path, on_status=on_status, stall_timeout_s=2.0, workers=workers)
     await gw.start()
     try:
         await gw.configure_camera("good", rtsp.url("cam2"), record_continuous=True)
         await until(lambda: ("good", "online") in events, 10)
+        await gw.refresh_stats()  # stats() answers from what the worker last pushed
         before = gw.stats("good")["packets"]
         await gw.configure_camera("bad", f"rtsp://127.0.0.1:{gport}/x", record_continuous=True)
         await asyncio.sleep(5)
+        await gw.refresh_stats()
         good = gw.stats("good")
         assert good["status"] == "online" and good["packets"] - before >= 5 * 25 * 0.9
         assert gw.stats("bad")["status"] == "offline" and ("bad", "online") not in events
