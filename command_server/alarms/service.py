@@ -30,6 +30,7 @@ from dispersion import UnknownChemicalError
 from ..core.crypto import mask_phone
 from ..core.db import utcnow
 from ..core.errors import ApiError, conflict, not_found, unprocessable
+from ..core.like import contains
 from ..core.permissions import ROLE_PERMISSIONS
 from ..core.security import Actor
 from ..core.services import Services, services
@@ -388,10 +389,6 @@ async def get_alarm(svc: Services, actor: AnyActor, alarm_id: int) -> dict[str, 
     return alarm_out(a, actor, merged_alarm_ids=merged)
 
 
-def _like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _filtered(q: AlarmQuery, dialect: str, *, many_hits: bool = False) -> Select[Any]:
     """The list's WHERE clause. ``many_hits``: the text search matched so many alarms that walking the
     newest-first index and testing each row against the hits is cheaper than sorting all hits (SQLite only)."""
@@ -421,8 +418,7 @@ def _filtered(q: AlarmQuery, dialect: str, *, many_hits: bool = False) -> Select
         if hits is not None:
             stmt = stmt.where(hits)
         if hits is None or not alarm_search.is_exact(q.q):
-            pat = _like(q.q)
-            stmt = stmt.where(or_(*[col.ilike(pat, escape="\\") for col in (
+            stmt = stmt.where(or_(*[contains(col, q.q) for col in (
                 Alarm.description, Alarm.address, Alarm.pollutant, Alarm.reporter_name, Alarm.district_name,
                 Alarm.external_id)]))
     return stmt

@@ -32,6 +32,7 @@ from ..auth.models import User
 from ..core.db import utcnow
 from ..core.errors import ApiError, conflict, not_found, unprocessable
 from ..core.events import Event, event_out
+from ..core.like import contains
 from ..core.permissions import ROLE_PERMISSIONS, ROLES
 from ..core.security import Actor, SystemActor
 from ..core.services import Services
@@ -372,9 +373,9 @@ def _filtered(q: IncidentsQuery) -> Select[Any]:
     if q.to is not None:
         stmt = stmt.where(Incident.created_at < q.to)
     if q.q:
-        like = f"%{q.q.strip()}%"
-        stmt = stmt.where(or_(Incident.title.ilike(like), Incident.address.ilike(like),
-                              Incident.pollutant.ilike(like)))
+        text = q.q.strip()
+        stmt = stmt.where(or_(contains(Incident.title, text), contains(Incident.address, text),
+                              contains(Incident.pollutant, text)))
     return stmt
 
 

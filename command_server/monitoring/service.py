@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core.api import dumps
 from ..core.errors import ApiError, conflict, not_found, unprocessable
+from ..core.like import contains
 from ..core.permissions import ROLE_PERMISSIONS
 from ..core.services import Services
 from ..core.uow import AnyActor, UnitOfWork
@@ -85,8 +86,8 @@ async def list_sources(svc: Services, q: SourcesQuery) -> dict[str, Any]:
         if q.kind:
             cond.append(MonitoringSource.feature_kind == q.kind)
         if q.q:
-            like = f"%{q.q.strip()}%"
-            cond.append(MonitoringSource.name.like(like) | MonitoringSource.code.like(like))
+            text = q.q.strip()
+            cond.append(contains(MonitoringSource.name, text) | contains(MonitoringSource.code, text))
         total = await s.scalar(select(func.count()).select_from(MonitoringSource).where(*cond)) or 0
         rows = (await s.execute(select(MonitoringSource, MapFeature)
                                 .join(MapFeature, MapFeature.id == MonitoringSource.map_feature_id)

@@ -25,6 +25,7 @@ from pypinyin import Style, lazy_pinyin, pinyin
 from sqlalchemy import ColumnElement, and_, case, false, func, or_
 
 from ..core.crypto import blind_index, normalize_phone
+from ..core.like import escape_like, like
 from .models import Person
 
 MARKERS = "=^~@#"
@@ -102,14 +103,6 @@ def is_chinese(text: str) -> bool:
 # --- matching -------------------------------------------------------------------------------------------------
 
 
-def _escape_like(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _like(column: Any, pattern: str) -> ColumnElement[bool]:
-    return column.like(pattern, escape="\\")
-
-
 @dataclass(frozen=True)
 class SearchPlan:
     where: ColumnElement[bool]
@@ -131,9 +124,9 @@ def _phone_match(q: str) -> ColumnElement[bool] | None:
         return Person.mobile_index == blind_index(digits)
     if 3 <= len(digits) <= 4:
         # Only what the masked form shows in clear: the first three and the last four digits.
-        conds = [_like(Person.mobile_masked, f"%{digits}")]
+        conds = [like(Person.mobile_masked, f"%{digits}")]
         if len(digits) == 3:
-            conds.append(_like(Person.mobile_masked, f"{digits}%"))
+            conds.append(like(Person.mobile_masked, f"{digits}%"))
         return or_(*conds)
     return None
 
@@ -144,18 +137,18 @@ def plan(q: str) -> SearchPlan | None:
     if not q:
         return None
     terms = _terms(q)
-    text_match = and_(*(_like(Person.search_text, f"%{_escape_like(t)}%") for t in terms)) if terms else false()
+    text_match = and_(*(like(Person.search_text, f"%{escape_like(t)}%") for t in terms)) if terms else false()
     phone = _phone_match(q)
     where = or_(text_match, phone) if phone is not None else text_match
     lowered = q.lower()
-    head = _escape_like(terms[0]) if terms else ""
+    head = escape_like(terms[0]) if terms else ""
     whens: list[tuple[ColumnElement[bool], int]] = [
         (func.lower(Person.name) == lowered, 0),
-        (_like(func.lower(Person.name), f"{_escape_like(lowered)}%"), 1),
+        (like(func.lower(Person.name), f"{escape_like(lowered)}%"), 1),
     ]
     if head:
         # The usual reading first: 董 may also be read zhong, but "zh" should list 张 before 董.
-        whens += [(_like(Person.initials, f"{head}%"), 2), (_like(Person.pinyin, f"{head}%"), 3),
-                  (_like(Person.search_text, f"% ^{head}%"), 4), (_like(Person.search_text, f"% ~{head}%"), 5)]
+        whens += [(like(Person.initials, f"{head}%"), 2), (like(Person.pinyin, f"{head}%"), 3),
+                  (like(Person.search_text, f"% ^{head}%"), 4), (like(Person.search_text, f"% ~{head}%"), 5)]
     rank = case(*whens, else_=6)
     return SearchPlan(where=where, rank=rank)

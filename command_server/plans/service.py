@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..auth.models import User
 from ..core.errors import ApiError, conflict, not_found, unprocessable
+from ..core.like import escape_like, like
 from ..core.permissions import ROLES
 from ..core.services import Services
 from ..core.uow import AnyActor, UnitOfWork
@@ -287,12 +288,8 @@ async def diff_versions(svc: Services, plan_id: int, v_from: int, v_to: int) -> 
 # --- search -------------------------------------------------------------------------------------------------
 
 
-def _like_escape(v: str) -> str:
-    return v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _token_match(forms: frozenset[str]) -> ColumnElement[bool]:
-    return or_(*[Plan.search_tokens.like(f"% {_like_escape(f)} %", escape="\\") for f in sorted(forms)])
+    return or_(*[like(Plan.search_tokens, f"% {escape_like(f)} %") for f in sorted(forms)])
 
 
 async def list_plans(svc: Services, q: PlanQuery) -> dict[str, Any]:
@@ -310,16 +307,16 @@ async def list_plans(svc: Services, q: PlanQuery) -> dict[str, Any]:
         if groups:
             matches = [(_token_match(forms), ptext.group_weight(w)) for w, forms in groups]
             # A word (or one of its forms) in the title counts half again: the plan is *about* it.
-            in_title = [(or_(*[Plan.title.like(f"%{_like_escape(f)}%", escape="\\") for f in sorted(forms)]),
+            in_title = [(or_(*[like(Plan.title, f"%{escape_like(f)}%") for f in sorted(forms)]),
                          ptext.group_weight(w) / 2) for w, forms in groups]
             matched = sum((case((m, 1), else_=0) for m, _ in matches), literal(0))
-            title_hit = Plan.title.like(f"%{_like_escape(text)}%", escape="\\")
+            title_hit = like(Plan.title, f"%{escape_like(text)}%")
             where.append(or_(matched >= ptext.required_matches(len(groups)), title_hit))
             score_expr = sum((case((m, w), else_=0.0) for m, w in [*matches, *in_title]), literal(0.0)) + \
                 case((title_hit, 2.0), else_=0.0)
             total_weight = sum(w for _, w in [*matches, *in_title]) + 2.0
         else:
-            where.append(Plan.title.like(f"%{_like_escape(text)}%", escape="\\"))
+            where.append(like(Plan.title, f"%{escape_like(text)}%"))
     async with svc.db.read() as s:
         stmt = select(Plan).where(and_(*where)) if where else select(Plan)
         rows = list((await s.scalars(stmt)).all())

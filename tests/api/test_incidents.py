@@ -105,6 +105,9 @@ async def test_create_directly_validates_and_lists(api: Api) -> None:
     assert set(page["items"][0]) >= {"id", "title", "type", "level", "state", "rag", "created_at", "lon", "lat"}
     assert (await (await op.get("/api/v1/incidents", params={"type": "water"})).json())["total"] == 2
     assert (await (await op.get("/api/v1/incidents", params={"q": "尾矿"})).json())["total"] == 1
+    # what is typed is searched for as typed: LIKE's wildcards match only themselves
+    for wild in ("%", "_", "尾_库", "尾%坝"):
+        assert (await (await op.get("/api/v1/incidents", params={"q": wild})).json())["total"] == 0, wild
     assert (await (await op.get("/api/v1/incidents", params={"level": "none"})).json())["total"] == 3
     p1 = await (await op.get("/api/v1/incidents", params={"limit": 2, "page": 2})).json()
     assert p1["total"] == 3 and len(p1["items"]) == 1

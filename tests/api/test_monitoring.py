@@ -64,6 +64,11 @@ async def test_source_links_to_map_feature_and_validates(api: Api) -> None:
     assert r.status == 201 and (await r.json())["category"] == "risk_source"
     listed = await (await admin.get("/api/v1/monitoring/sources", params={"category": "risk_source"})).json()
     assert listed["total"] == 1 and listed["items"][0]["name"] == "滨江化工"
+    async def named(q: str) -> list[str]:
+        got = await (await admin.get("/api/v1/monitoring/sources", params={"q": q})).json()
+        return [x["name"] for x in got["items"]]
+    assert await named("一号") == ["青溪河一号水质站"] and await named("滨江") == ["滨江化工"]
+    assert await named("%") == [] and await named("青溪河_号") == []  # wildcards are searched for literally
     metrics = await (await admin.get("/api/v1/monitoring/metrics")).json()
     assert {"code": "SO2", "name": "二氧化硫", "name_en": "SO2", "unit": "μg/m³"} in metrics
     # patch and delete emit events
