@@ -559,6 +559,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "udp_rcvbuf_errors_steady": udp2["RcvbufErrors"] - udp1["RcvbufErrors"],
             "viewer_rcvbuf_bytes": sorted({b for v in views for b in v["rcvbuf_bytes"]}),
             "hub_dropped_packets": sum(c["dropped_packets"] for c in s1["cameras"].values()),
+            # continuous recording (muxed in the demux threads): the longest a demux thread spent opening a segment
+            # and writing a fragment, and the longest a segment's close took (on a writer thread), over all cameras
+            "recording_ms_max": {k: max((c.get(f"recording_{k}_ms_max") or 0.0 for c in s1["cameras"].values()),
+                                        default=None) for k in ("open", "flush", "close")},
             "first_frame_ms": {"min": _r(firsts[0]) if firsts else None,
                                "median": _r(firsts[len(firsts) // 2]) if firsts else None,
                                "max": _r(firsts[-1]) if firsts else None},

@@ -18,7 +18,7 @@ from typing import Any
 from .errors import BadRequest, CameraOffline, UnknownCamera, UnknownRecording, UnknownSession, UnsupportedCodec
 from .hub import Reset, Stream
 from .playback import PlaybackTrack
-from .recording import Recorder, apply_retention, export_clip, snapshot_jpeg
+from .recording import DirectRecorder, Recorder, apply_retention, export_clip, snapshot_jpeg
 from .redact import redact, url_secrets, with_credentials
 from .rtsp import RtspSource, probe_sync
 from .transcode import TranscodeSource
@@ -42,7 +42,7 @@ class _Camera:
     status: str = "offline"
     detail: dict[str, Any] = field(default_factory=dict)
     source: RtspSource | None = None
-    continuous: Recorder | None = None
+    continuous: DirectRecorder | None = None  # fed by the RTSP source's demux thread, not the hub
     h264: Stream | None = None  # the transcoded stream, when asked for
 
     @property
@@ -126,19 +126,26 @@ class LocalGateway:
 
         src = RtspSource(stream, cam.url, transport=cam.transport, stall_timeout_s=self.stall_timeout_s,
                          open_timeout_s=max(self.stall_timeout_s, 3.0), on_status=status)
+        if cam.continuous is not None:
+            src.add_sink(cam.continuous)
         cam.source = src
         return src
 
     async def _set_continuous(self, cam: _Camera, on: bool) -> None:
         cam.record_continuous = on
         if on and cam.continuous is None:
+            # muxed in the demux thread (DirectRecorder); a source started later takes it in _make_source
+            rec = cam.continuous = DirectRecorder(cam.id, self.rec_dir, segment_s=self.segment_s,
+                                                  on_segment=self.on_segment)
+            src = cam.stream.source
+            if isinstance(src, RtspSource):
+                src.add_sink(rec)
             cam.stream.set_always_on(True)
-            rec = Recorder(cam.id, cam.stream.subscribe("recorder:continuous", maxsize=2000), self.rec_dir,
-                           segment_s=self.segment_s, on_segment=self.on_segment, info=cam.stream.info)
-            rec.start()
-            cam.continuous = rec
         elif not on and cam.continuous is not None:
             rec, cam.continuous = cam.continuous, None
+            src = cam.stream.source
+            if isinstance(src, RtspSource):
+                src.remove_sink(rec)
             await rec.stop()
             cam.stream.set_always_on(False)
 
@@ -153,7 +160,10 @@ class LocalGateway:
             if r.camera_id == camera_id:
                 await self.stop_recording(rid)
         if cam.continuous is not None:
-            await cam.continuous.stop()
+            rec, cam.continuous = cam.continuous, None
+            if isinstance(cam.stream.source, RtspSource):
+                cam.stream.source.remove_sink(rec)
+            await rec.stop()
         if cam.h264 is not None:
             await cam.h264.close()
         await cam.stream.close()
@@ -290,11 +300,13 @@ class LocalGateway:
     def writing(self) -> list[dict[str, Any]]:
         """The segments being written (``Recorder.writing``): a worker pushes them with its statistics, so that
         the facade can index them should the worker die (``recording.recover_segment``)."""
-        recs = list(self.recordings.values()) + [c.continuous for c in self.cameras.values() if c.continuous]
+        recs: list[Recorder | DirectRecorder] = [*self.recordings.values(),
+                                                 *(c.continuous for c in self.cameras.values() if c.continuous)]
         return [w for w in (r.writing() for r in recs) if w is not None]
 
     def active_paths(self) -> list[Path]:
-        recs = list(self.recordings.values()) + [c.continuous for c in self.cameras.values() if c.continuous]
+        recs: list[Recorder | DirectRecorder] = [*self.recordings.values(),
+                                                 *(c.continuous for c in self.cameras.values() if c.continuous)]
         return [r.active_path for r in recs if r.active_path is not None]
 
     async def apply_retention(self, *, max_age_days: float | None = None, max_bytes: int | None = None,
@@ -349,6 +361,11 @@ class LocalGateway:
             "last_packet_at": datetime.fromtimestamp(last, UTC).isoformat() if last else None,
             "last_packet_age_s": round(time.time() - last, 3) if last else None,
             "recording_continuous": cam.continuous is not None,
+            # continuous recording: the longest the demux thread spent opening a segment / writing a fragment, and
+            # closing a segment took (a writer thread)
+            "recording_open_ms_max": round(cam.continuous.open_ms_max, 2) if cam.continuous else None,
+            "recording_flush_ms_max": round(cam.continuous.flush_ms_max, 2) if cam.continuous else None,
+            "recording_close_ms_max": round(cam.continuous.close_ms_max, 2) if cam.continuous else None,
             "emergency_recordings": [r.id for r in self.recordings.values() if r.camera_id == cam.id],
             "transport": cam.transport,
         })

@@ -1,13 +1,23 @@
-"""Recording without re-encoding: PyAV remux of hub packets into fragmented MP4 segments, retention, clip export
-(cut at keyframes) and snapshots (one keyframe decoded to JPEG)."""
+"""Recording without re-encoding: PyAV remux into fragmented MP4 segments, retention, clip export (cut at keyframes)
+and snapshots (one keyframe decoded to JPEG).
+
+Two recorders, one job each, sharing :class:`SegmentWriter`, the file names and the index entries:
+
+- :class:`DirectRecorder` — continuous recording. Fed by the camera's RTSP source in its demux thread (a source
+  sink, not a hub subscriber), so a recorded packet never goes through the event loop or another thread.
+- :class:`Recorder` — emergency recording. A hub subscriber, because it starts with the hub's GOP cache as pre-roll
+  and may stop after a duration; it muxes in batches on the writer threads.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -127,19 +137,196 @@ class SegmentWriter:
 
 _ACTIVE: set[Path] = set()  # segment files being written in this process
 # Muxing threads, at a lower priority than the event loop (see hub.lower_thread_priority); not the default
-# executor, so that recordings never queue behind (or delay) other blocking work.
+# executor, so that recordings never queue behind (or delay) other blocking work. Emergency recordings mux here;
+# both recorders close (finalise) their segments here, so that neither the loop nor a demux thread waits for it.
 _WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mp4-writer", initializer=lower_thread_priority)
 
 
 def _in_writer(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
     return asyncio.get_running_loop().run_in_executor(_WRITERS, fn, *args)
+
+
 SegmentCallback = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
+def _new_segment_path(root: Path, camera_id: str, wall: float, emergency: bool, rec_id: str) -> Path:
+    """The file of a segment starting at ``wall`` (registered as being written)."""
+    start = datetime.fromtimestamp(wall, UTC)
+    path = root / camera_id / start.strftime("%Y%m%d") / segment_name(camera_id, start, emergency)
+    if path.exists() or path in _ACTIVE:
+        path = path.with_name(segment_name(camera_id, start, emergency, rec_id[:8]))
+    _ACTIVE.add(path)
+    return path
+
+
+def _segment_entry(w: SegmentWriter, size: int, *, camera_id: str, recording_id: str, seg_wall: float | None,
+                   emergency: bool, info: StreamInfo | None) -> dict[str, Any] | None:
+    """The index entry of a closed segment (what ``on_segment`` gets); None (and the file deleted) when it holds no
+    frame."""
+    _ACTIVE.discard(w.path)
+    if w.first_s is None or w.last_s is None:
+        with contextlib.suppress(OSError):
+            w.path.unlink()
+        return None
+    fps = info.fps if info and info.fps else 25.0
+    start = datetime.fromtimestamp(seg_wall or time.time(), UTC)
+    return {
+        "camera_id": camera_id, "recording_id": recording_id, "start": start,
+        "end": start + timedelta(seconds=w.last_s - w.first_s + 1.0 / fps), "path": w.path, "size": size,
+        "has_audio": w.has_audio, "emergency": emergency, "frames": w.frames,
+        "codec": info.codec if info else None,
+    }
+
+
+async def _report(on_segment: SegmentCallback | None, seg: dict[str, Any]) -> None:
+    if on_segment is not None:
+        try:
+            res = on_segment(seg)
+            if asyncio.iscoroutine(res):
+                await res
+        except Exception:
+            log.exception("on_segment callback failed for camera %s", seg["camera_id"])
+
+
+class DirectRecorder:
+    """Continuous recording, muxed in the camera's demux thread: the RTSP source calls :meth:`reset` on every
+    (re)connect (and with None when a session ends) and :meth:`write` with every packet (``RtspSource.add_sink``).
+
+    Why not a hub subscriber: every packet then went demux thread → event loop (the hub) → writer thread, which cost
+    more than the demux and mux themselves (32 cameras at 1080p: ≈ 7–8 % of a core, ``docs/performance.md``).
+    Muxing one packet costs a few µs of CPU and a ``write`` to the page cache (``flush_packets``: whole fragments
+    reach the file at each keyframe), so it is done where the packet is. What may block — closing a segment (its
+    last fragment, the trailer) — runs on the writer threads: at a cut the demux thread only opens the next file.
+    A camera drop ends the segment at once; the next session starts a new one (the gap is in the index)."""
+
+    emergency = False
+
+    def __init__(self, camera_id: str, root: Path, *, segment_s: float, on_segment: SegmentCallback | None = None,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.id = uuid.uuid4().hex
+        self.camera_id = camera_id
+        self.root = root
+        self.segment_s = segment_s
+        self.on_segment = on_segment
+        self.loop = loop or asyncio.get_running_loop()
+        self.segments: list[dict[str, Any]] = []
+        self.writer: SegmentWriter | None = None
+        self.info: StreamInfo | None = None
+        self._seg_wall: float | None = None
+        self._seg_first_s = 0.0
+        self._stopped = False
+        self._writing: dict[str, Any] | None = None  # writing()'s answer, built once per segment
+        self._lock = threading.Lock()  # the demux thread against the loop (stop, writing); uncontended per packet
+        self._pending: set[concurrent.futures.Future[Any]] = set()  # closes and their on_segment calls
+        self.failures = 0
+        # measured (statistics): the longest the demux thread spent opening a segment and writing a fragment (at a
+        # keyframe), and the longest closing a segment took (on a writer thread)
+        self.open_ms_max = 0.0
+        self.flush_ms_max = 0.0
+        self.close_ms_max = 0.0
+
+    @property
+    def active_path(self) -> Path | None:
+        w = self.writer
+        return w.path if w else None
+
+    # --- the demux thread ----------------------------------------------------------------------------------------
+    def reset(self, info: StreamInfo | None) -> None:
+        """A (re)connect with the stream's parameters, or None when the session ended: the segment ends here."""
+        with self._lock:
+            self._cut()
+            self.info = info
+
+    def write(self, mp: MediaPacket) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            w = self.writer
+            if w is not None and mp.kind == "video" and mp.keyframe and \
+                    mp.seconds - self._seg_first_s >= self.segment_s:
+                self._cut()
+                w = None
+            if w is None:
+                if mp.kind != "video" or not mp.keyframe or self.info is None:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    w = self.writer = SegmentWriter(_new_segment_path(self.root, self.camera_id, mp.wall, False,
+                                                                      self.id), self.info)
+                except Exception:
+                    self._failed()
+                    return
+                self._seg_wall = mp.wall
+                self._seg_first_s = mp.seconds
+                self._writing = {"path": w.path, "camera_id": self.camera_id, "recording_id": self.id,
+                                 "emergency": False, "start": datetime.fromtimestamp(mp.wall, UTC),
+                                 "codec": self.info.codec}
+                self.open_ms_max = max(self.open_ms_max, (time.perf_counter() - t0) * 1000)
+            try:
+                if mp.keyframe:  # the muxer writes the previous fragment (the last GOP) to the file now
+                    t0 = time.perf_counter()
+                    w.write(mp)
+                    self.flush_ms_max = max(self.flush_ms_max, (time.perf_counter() - t0) * 1000)
+                else:
+                    w.write(mp)
+            except Exception:
+                self._failed()
+                self._cut()
+
+    def _failed(self) -> None:
+        self.failures += 1
+        if self.failures <= 3 or self.failures % 1000 == 0:
+            log.exception("continuous recording of camera %s: write failed (%d)", self.camera_id, self.failures)
+
+    def _cut(self) -> None:
+        """Ends the current segment (lock held): it is closed and indexed on a writer thread."""
+        w, self.writer = self.writer, None
+        self._writing = None
+        if w is None:
+            return
+        fut = _WRITERS.submit(self._finish, w, self._seg_wall, self.info)
+        self._pending.add(fut)
+        fut.add_done_callback(self._pending.discard)
+
+    # --- a writer thread -----------------------------------------------------------------------------------------
+    def _finish(self, w: SegmentWriter, seg_wall: float | None, info: StreamInfo | None) -> None:
+        t0 = time.perf_counter()
+        size = w.close()
+        self.close_ms_max = max(self.close_ms_max, (time.perf_counter() - t0) * 1000)
+        seg = _segment_entry(w, size, camera_id=self.camera_id, recording_id=self.id, seg_wall=seg_wall,
+                             emergency=False, info=info)
+        if seg is None:
+            return
+        self.segments.append(seg)
+        try:  # on the loop; stop() waits for it through this future
+            rep = asyncio.run_coroutine_threadsafe(_report(self.on_segment, seg), self.loop)
+        except RuntimeError:  # the loop is closed: nobody to tell
+            return
+        self._pending.add(rep)
+        rep.add_done_callback(self._pending.discard)
+
+    # --- the loop ----------------------------------------------------------------------------------------------
+    def writing(self) -> dict[str, Any] | None:
+        """The segment being written, as :func:`recover_segment` needs it should this process die. Lock-free (one
+        reference, replaced by the demux thread): a worker asks every 0.5 s, and the loop must never wait for a
+        demux thread that is writing a fragment."""
+        return self._writing
+
+    async def stop(self) -> None:
+        """Closes the current segment; returns once every closed segment has been reported (``on_segment``)."""
+        with self._lock:
+            self._stopped = True
+            self._cut()
+        while self._pending:
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in list(self._pending)), return_exceptions=True)
+
+
 class Recorder:
-    """A hub sink that writes segments. ``emergency`` recordings start with the GOP cache as pre-roll and may end
-    after ``duration_s`` (measured from the request). A camera drop closes the segment; recording resumes in a new
-    one when the camera is back (the gap is visible in the index)."""
+    """A hub sink that writes segments: emergency recordings (continuous ones are :class:`DirectRecorder`'s). They
+    start with the GOP cache as pre-roll and may end after ``duration_s`` (measured from the request). A camera drop
+    closes the segment; recording resumes in a new one when the camera is back (the gap is visible in the index).
+    Packets reach it through the event loop (the hub), and it writes them in batches on the writer threads, so that
+    muxing never runs on the loop."""
 
     def __init__(self, camera_id: str, sub: Subscriber, root: Path, *, segment_s: float, emergency: bool = False,
                  duration_s: float | None = None, on_segment: SegmentCallback | None = None,
@@ -260,12 +447,7 @@ class Recorder:
             if self.writer is None:
                 if not (item.kind == "video" and item.keyframe) or self.info is None:
                     continue
-                start = datetime.fromtimestamp(item.wall, UTC)
-                day = start.strftime("%Y%m%d")
-                path = self.root / self.camera_id / day / segment_name(self.camera_id, start, self.emergency)
-                if path.exists() or path in _ACTIVE:
-                    path = path.with_name(segment_name(self.camera_id, start, self.emergency, self.id[:8]))
-                _ACTIVE.add(path)
+                path = _new_segment_path(self.root, self.camera_id, item.wall, self.emergency, self.id)
                 self.writer = await _in_writer(SegmentWriter, path, self.info)
                 self._seg_wall = item.wall
                 self._seg_first_s = item.seconds
@@ -291,27 +473,11 @@ class Recorder:
         if w is None:
             return
         size = await _in_writer(w.close)
-        _ACTIVE.discard(w.path)
-        if w.first_s is None or w.last_s is None:
-            with contextlib.suppress(OSError):
-                w.path.unlink()
-            return
-        fps = self.info.fps if self.info and self.info.fps else 25.0
-        start = datetime.fromtimestamp(self._seg_wall or time.time(), UTC)
-        seg = {
-            "camera_id": self.camera_id, "recording_id": self.id, "start": start,
-            "end": start + timedelta(seconds=w.last_s - w.first_s + 1.0 / fps), "path": w.path, "size": size,
-            "has_audio": w.has_audio, "emergency": self.emergency, "frames": w.frames,
-            "codec": self.info.codec if self.info else None,
-        }
-        self.segments.append(seg)
-        if self.on_segment is not None:
-            try:
-                res = self.on_segment(seg)
-                if asyncio.iscoroutine(res):
-                    await res
-            except Exception:
-                log.exception("on_segment callback failed for camera %s", self.camera_id)
+        seg = _segment_entry(w, size, camera_id=self.camera_id, recording_id=self.id, seg_wall=self._seg_wall,
+                             emergency=self.emergency, info=self.info)
+        if seg is not None:
+            self.segments.append(seg)
+            await _report(self.on_segment, seg)
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import av
@@ -141,10 +141,20 @@ def probe_sync(url: str, *, transport: str = "tcp", timeout_s: float = 5.0, meas
         container.close()
 
 
+class PacketSink(Protocol):
+    """Fed in the source's demux thread (``RtspSource.add_sink``): :meth:`reset` at every (re)connect with the
+    stream's parameters and with None when a session ends, :meth:`write` with every packet. It must not block for
+    long (the demux is waiting) and must not raise."""
+
+    def reset(self, info: StreamInfo | None) -> None: ...
+    def write(self, mp: MediaPacket) -> None: ...
+
+
 class RtspSource:
     """Pulls one RTSP URL for a hub :class:`Stream`. Runs its blocking demux in a thread; packets and status go
-    to the event loop. A stall (no packet for ``stall_timeout_s``) is a disconnect; reconnects back off
-    exponentially from ``backoff_min_s`` to ``backoff_max_s``."""
+    to the event loop, and to the sinks (continuous recording) right in the demux thread. A stall (no packet for
+    ``stall_timeout_s``) is a disconnect; reconnects back off exponentially from ``backoff_min_s`` to
+    ``backoff_max_s``."""
 
     def __init__(self, stream: Stream, url: str, *, transport: str = "tcp", stall_timeout_s: float = 5.0,
                  open_timeout_s: float = 5.0, on_status: StatusCallback | None = None,
@@ -165,6 +175,24 @@ class RtspSource:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handoff: Handoff | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.sinks: tuple[PacketSink, ...] = ()  # replaced, never mutated: the demux thread reads it per packet
+        self._session_info: StreamInfo | None = None  # of the running session (a sink added now starts with it)
+        self._sink_lock = threading.Lock()
+
+    def add_sink(self, sink: PacketSink) -> None:
+        with self._sink_lock:
+            sink.reset(self._session_info)
+            self.sinks = (*self.sinks, sink)
+
+    def remove_sink(self, sink: PacketSink) -> None:
+        with self._sink_lock:
+            self.sinks = tuple(s for s in self.sinks if s is not sink)
+
+    def _reset_sinks(self, info: StreamInfo | None) -> None:
+        with self._sink_lock:
+            self._session_info = info
+            for s in self.sinks:
+                s.reset(info)
 
     @property
     def safe_url(self) -> str:
@@ -223,6 +251,7 @@ class RtspSource:
             if info is None:
                 raise ProbeError("no_video", "the stream has no video track")
             self.connects += 1
+            self._reset_sinks(info)
             self._call(self.stream.set_info, info)
             streams = [container.streams.video[0]]
             if container.streams.audio:
@@ -244,11 +273,14 @@ class RtspSource:
                 if not got and kind == "video":
                     got = True
                     call(self._set_status, "online", {**info.public(), "transport": self.transport})
+                for sink in self.sinks:  # continuous recording: muxed here, not through the loop
+                    sink.write(mp)
                 call(publish, mp)
             return got
         except (av.error.ExitError, av.error.TimeoutError):  # FFmpeg's socket I/O timeout (the stall timeout)
             raise _Stall(f"no packet for {self.stall_timeout_s:g} s") from None
         finally:
+            self._reset_sinks(None)  # a drop (or stop) ends the sinks' segments now
             container.close()
 
     # --- loop side ---------------------------------------------------------------------------------------------

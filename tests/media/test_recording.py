@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import pytest
 
-from media_gateway import CameraOffline, MediaGateway, UnknownCamera
+from media_gateway import CameraOffline, MediaGateway, UnknownCamera, recording
+from media_gateway.hub import MediaPacket, StreamInfo
 from media_gateway.recording import apply_retention, segment_name
 from tests.media.conftest import decodes_cleanly, ffprobe, needs_gst, process_gone, until
-from tests.peers.rtsp_server import RtspServer
+from tests.peers.rtsp_server import RtspServer, clip
 
 pytestmark = [needs_gst]
 
@@ -162,3 +167,123 @@ def test_kill9_while_recording_leaves_a_playable_file(rtsp: RtspServer, tmp_path
     assert info["streams"][0]["codec_name"] == "h264"
     # fragments are flushed whole at each keyframe (flush_packets): nothing partial after a kill -9
     assert decodes_cleanly(files[0])
+
+
+async def test_continuous_recording_in_the_demux_thread(tmp_path: Path, workers: int) -> None:
+    """Continuous recording is muxed by the RTSP source's demux thread (not a hub subscriber): segments of the
+    configured length that follow each other, a camera drop ends the segment and recording resumes in a new one
+    after a visible gap, H.265 too, switching it on for a running camera and off again; no re-encode."""
+    srv = RtspServer(tmp_path / "rtsp", {"cam": clip("720p", gop=25),
+                                         "h5": clip("360p", codec="h265", gop=25)}).start()
+    segments: list[dict] = []
+    events: list[tuple[str, str]] = []
+
+    async def on_segment(seg: dict) -> None:
+        segments.append(seg)
+
+    async def on_status(cid: str, status: str, detail: dict) -> None:
+        events.append((cid, status))
+
+    def of(cid: str) -> list[dict]:
+        return sorted((s for s in segments if s["camera_id"] == cid), key=lambda s: s["start"])
+
+    gw = MediaGateway(tmp_path / "var", on_segment=on_segment, on_status=on_status, segment_s=2,
+                      stall_timeout_s=2.0, workers=workers)
+    await gw.start()
+    try:
+        await gw.configure_camera("c", srv.url("cam"))
+        assert (await gw.snapshot("c"))[:3] == b"\xff\xd8\xff"  # the source runs, without a recorder
+        await gw.configure_camera("c", srv.url("cam"), record_continuous=True)  # joins the running source
+        await asyncio.sleep(0.3)
+        await gw.configure_camera("h", srv.url("h5"), record_continuous=True)
+        await asyncio.sleep(5.5)
+        await gw.refresh_stats()
+        st = gw.stats("c")
+        assert st["recording_continuous"] and st["subscribers"] == 0  # not through the hub
+        assert st["recording_open_ms_max"] is not None and st["recording_open_ms_max"] < 250
+        before_drop = len(of("c"))
+        assert before_drop >= 2
+        srv.stop()
+        await until(lambda: ("c", "offline") in events, 10)
+        await until(lambda: len(of("c")) > before_drop, 5)  # the drop ends the segment at once
+        dropped_at = len(of("c"))
+        srv.start()
+        await until(lambda: events.count(("c", "online")) >= 2, 20)
+        await asyncio.sleep(3)
+        await gw.configure_camera("c", srv.url("cam"), record_continuous=False)  # closes and indexes the segment
+        n = len(of("c"))
+        assert n > dropped_at
+        await asyncio.sleep(1.5)
+        assert len(list((tmp_path / "var" / "recordings" / "c").rglob("*.mp4"))) == n  # no more files
+    finally:
+        await gw.stop()
+        srv.stop()
+    c, h = of("c"), of("h")
+    src = ffprobe(clip("720p", gop=25).path)["streams"][0]
+    for seg in c + h:
+        assert not seg["emergency"] and seg["has_audio"] is False
+        assert seg["size"] == seg["path"].stat().st_size > 0 and decodes_cleanly(seg["path"])
+    for seg in c[:before_drop]:  # cut at the first keyframe (1 s GOP) after 2 s
+        assert seg["frames"] == 50 and (seg["end"] - seg["start"]).total_seconds() == pytest.approx(2.0, abs=0.01)
+    for a, b in itertools.pairwise(c[:dropped_at]):
+        assert abs((b["start"] - a["end"]).total_seconds()) < 0.2  # one after the other
+    assert (c[dropped_at]["start"] - c[dropped_at - 1]["end"]).total_seconds() > 1.0  # the gap of the drop
+    out = ffprobe(c[0]["path"])["streams"][0]
+    for k in ("codec_name", "profile", "level", "width", "height", "pix_fmt", "has_b_frames"):
+        assert out[k] == src[k], k
+    assert {s["codec"] for s in c} == {"h264"} and {s["codec"] for s in h} == {"hevc"}
+    assert len(h) >= 3 and ffprobe(h[0]["path"])["streams"][0]["codec_name"] == "hevc"
+
+
+def test_direct_recorder_closes_segments_off_the_demux_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demux thread only opens the next file at a cut: closing the last one (final fragment, trailer) runs on a
+    writer thread, so a slow close never holds the camera's demux."""
+    c = clip("720p", gop=25)
+    with av.open(str(c.path)) as inp:
+        vs = inp.streams.video[0]
+        extradata = vs.codec_context.extradata
+        packets = [(bytes(p), p.is_keyframe) for p in inp.demux(vs) if p.size]
+    tb = Fraction(1, 90000)
+    info = StreamInfo("h264", 1280, 720, 25.0, tb, extradata=extradata)
+    close = recording.SegmentWriter.close
+    closing_threads: list[str] = []
+
+    def slow_close(self: recording.SegmentWriter) -> int:
+        closing_threads.append(threading.current_thread().name)
+        time.sleep(0.3)
+        return close(self)
+
+    monkeypatch.setattr(recording.SegmentWriter, "close", slow_close)
+    segments: list[dict] = []
+
+    async def main() -> float:
+        rec = recording.DirectRecorder("cam", tmp_path, segment_s=2, on_segment=segments.append)
+        wall0 = time.time()
+
+        def demux(first: int, gap_s: float) -> float:  # the camera's demux thread
+            slowest = 0.0
+            rec.reset(info)
+            for i, (data, key) in enumerate(packets):
+                n = first + i
+                mp = MediaPacket("video", av.Packet(data), n * 3600, n * 3600, tb, key, len(data),
+                                 wall0 + gap_s + n / 25, time.monotonic())
+                t0 = time.perf_counter()
+                rec.write(mp)
+                slowest = max(slowest, time.perf_counter() - t0)
+            rec.reset(None)  # the session ends (a camera drop)
+            return slowest
+
+        slowest = await asyncio.to_thread(demux, 0, 0.0)
+        assert rec.writer is None and rec.writing() is None
+        slowest = max(slowest, await asyncio.to_thread(demux, 0, 30.0))  # reconnected: timestamps restart
+        await rec.stop()
+        return slowest
+
+    slowest = asyncio.run(main())
+    assert slowest < 0.15  # a close takes 0.3 s here: it did not run in the demux thread
+    assert closing_threads and all(n.startswith("mp4-writer") for n in closing_threads)
+    assert len(segments) == 10  # 10 s per session, 2 s segments, two sessions
+    assert [s["frames"] for s in segments] == [50] * 10
+    assert (segments[5]["start"] - segments[4]["end"]).total_seconds() == pytest.approx(20.0, abs=0.1)
+    assert all(decodes_cleanly(s["path"]) and s["size"] == s["path"].stat().st_size for s in segments)
+    assert not {s["path"] for s in segments} & recording._ACTIVE
