@@ -43,6 +43,11 @@ def log(msg: str) -> None:
 
 # --- client side (runs in the client processes) -------------------------------------------------------------
 
+async def _within(aw: Any, timeout_s: float) -> Any:
+    async with asyncio.timeout(timeout_s):
+        return await aw
+
+
 class Tally:
     """What one client received of this run's bulletins."""
 
@@ -222,9 +227,9 @@ class Worker:
                     self.tallies.append(tally)
                     tasks.append(asyncio.create_task(impl(http, tally, fut)))
                     futs.append(fut)
-                done = await asyncio.gather(*[asyncio.wait_for(f, 40) for f in futs], return_exceptions=True)
+                done = await asyncio.gather(*[_within(f, 40) for f in futs], return_exceptions=True)
                 failures += [repr(e)[:200] for e in done if isinstance(e, BaseException)]
-            waits = [asyncio.wait_for(t.replay_done.wait(), 30) for t in self.tallies if not t.closed]
+            waits = [_within(t.replay_done.wait(), 30) for t in self.tallies if not t.closed]
             await asyncio.gather(*waits, return_exceptions=True)
             ready = sum(1 for t in self.tallies if t.replay_done.is_set() and not t.closed)
             conn.send(("ready", {"connected": n - len(failures), "replay_done": ready,
@@ -238,7 +243,8 @@ class Worker:
                     cpu0 = time.process_time()
                 elif cmd == "drain":
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.all_complete.wait(), arg)
+                        async with asyncio.timeout(arg):
+                            await self.all_complete.wait()
                     cpu = time.process_time() - (cpu0 or 0.0)
                     break
                 elif cmd == "stop":

@@ -134,7 +134,8 @@ class MediaGateway:
         self._remote_recordings.clear()
         if self._tasks:  # let the last status/segment callbacks (segments closed by the workers' stop) run
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._events.join(), 10)
+                async with asyncio.timeout(10):
+                    await self._events.join()
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -363,7 +363,8 @@ class Stream:
         f: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._key_waiters.append(f)
         try:
-            await asyncio.wait_for(f, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await f
             return True
         except TimeoutError:
             return False

@@ -207,6 +207,7 @@ class Session:
         if self.control is not None and hasattr(self.control, "close"):
             await self.control.close()
         try:
-            await asyncio.wait_for(self.pc.close(), 5)
+            async with asyncio.timeout(5):
+                await self.pc.close()
         except Exception as exc:  # closing must never fail the caller
             log.debug("closing peer connection %s: %r", self.id, exc)

@@ -109,7 +109,8 @@ class WorkerClient:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env)
         self._reader = asyncio.get_running_loop().create_task(self._read(), name=f"media-worker-{self.index}")
         try:
-            await asyncio.wait_for(self.call("ping"), START_TIMEOUT_S)
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await self.call("ping")
         except TimeoutError:
             await self.stop(timeout_s=0)
             raise errors.CameraOffline("the media worker did not start in time") from None
@@ -173,11 +174,13 @@ class WorkerClient:
             return
         if proc.returncode is None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.call("stop"), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    await self.call("stop")
             if proc.stdin is not None:
                 proc.stdin.close()
             try:
-                await asyncio.wait_for(proc.wait(), 5)
+                async with asyncio.timeout(5):
+                    await proc.wait()
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
@@ -303,7 +306,8 @@ async def _serve(config: dict[str, Any]) -> None:
         ticker.cancel()
         if not stopped.is_set():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(gw.stop(), 20)
+                async with asyncio.timeout(20):
+                    await gw.stop()
         for t in list(tasks):
             with contextlib.suppress(Exception):
                 await t

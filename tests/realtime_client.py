@@ -41,7 +41,8 @@ class Listener:
         await self.sio.connect(self.url, namespaces=[self.ns], transports=["websocket"],
                                auth={"token": token, "last_event_id": last_event_id}, wait_timeout=5)
         if wait_ready:
-            await asyncio.wait_for(self._ready.wait(), 10)
+            async with asyncio.timeout(10):
+                await self._ready.wait()
 
     async def wait_for(self, predicate: Any, within_s: float = 5.0) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + within_s

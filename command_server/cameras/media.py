@@ -111,7 +111,8 @@ class Media:
                                           idle_timeout_s=self.settings.idle_timeout_s,
                                           stall_timeout_s=self.settings.stall_timeout_s,
                                           workers=self.settings.workers)
-            await asyncio.wait_for(gw.start(), self.settings.start_timeout_s)
+            async with asyncio.timeout(self.settings.start_timeout_s):
+                await gw.start()
         except Exception as exc:  # the app must run without video rather than not at all
             self.reason = f"the media gateway failed to start: {type(exc).__name__}: {exc}"
             log.exception("media unavailable: the media gateway failed to start")
@@ -140,7 +141,8 @@ class Media:
         self.reason = "the media gateway has stopped"
         if gw is not None:
             try:
-                await asyncio.wait_for(gw.stop(), 30)
+                async with asyncio.timeout(30):
+                    await gw.stop()
             except Exception:
                 log.exception("media: stopping the gateway failed")
 

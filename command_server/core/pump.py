@@ -59,7 +59,9 @@ class EventPump:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+                # not wait_for: on 3.11 a cancel arriving as the event fires is swallowed and stop() hangs
+                async with asyncio.timeout(self.poll_interval_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self._drain()

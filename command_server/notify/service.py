@@ -10,6 +10,7 @@ several server processes each SMS is sent once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -175,10 +176,9 @@ class SmsDispatcher:
 
     async def _run(self, poll_s: float) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), poll_s)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll_s):  # not wait_for: on 3.11 it can swallow a cancel (stop)
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.drain()

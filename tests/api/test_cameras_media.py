@@ -159,7 +159,8 @@ async def _frames(track_fut: asyncio.Future[Any], n: int = 5, within_s: float = 
         track = await track_fut
         return [await track.recv() for _ in range(n)]
 
-    return await asyncio.wait_for(read(), within_s)
+    async with asyncio.timeout(within_s):
+        return await read()
 
 
 async def test_webrtc_live_view_whep(api: Api, rtsp: peer.RtspServer) -> None:

@@ -133,7 +133,8 @@ async def test_logout_disconnects_the_sessions_sockets(api: Api) -> None:
     await lst.connect(t["access_token"])
     r = await api.client.post("/api/v1/auth/logout", json={"refresh_token": t["refresh_token"]})
     assert r.status == 204
-    await asyncio.wait_for(lst.disconnected.wait(), 5)
+    async with asyncio.timeout(5):
+        await lst.disconnected.wait()
     again = Listener(_url(api))
     with pytest.raises(socketio.exceptions.ConnectionError):
         await again.connect(t["access_token"], wait_ready=False)

@@ -163,7 +163,8 @@ async def test_handoff_keeps_order_and_batches() -> None:
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
     for th in threads:
         th.start()
-    await asyncio.wait_for(done.wait(), 10)
+    async with asyncio.timeout(10):
+        await done.wait()
     for th in threads:
         th.join()
     for t in range(n_threads):
