@@ -18,6 +18,9 @@ SQLite reads *and* writes: its statements are in-process C calls, mostly well un
 thread hop of aiosqlite cost more than the query (each return is an event-loop turn; under load tens of ms).
 Sessions must also be closed by hand, not with ``async with session`` (see ``Database.read``/``write``).
 
+Exceptions on PostgreSQL: the commit and statements marked ``off_loop`` hand their wait for the server to a
+thread (below, ``_off_loop``) — the loop runs other requests meanwhile, the transaction keeps the write lock.
+
 The price: the loop is blocked while a statement runs. That is the point for the short statements the API
 makes; a long one (an XLSX import of thousands of rows, a scan of a big table) stalls every request and
 realtime delivery for its duration — keep such queries indexed and bounded. On PostgreSQL with several server
@@ -27,7 +30,9 @@ processes, a write waiting for another process's advisory lock blocks this proce
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -70,10 +75,33 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
         return pool.AsyncAdaptedQueuePool
 
 
+# Where an inline PostgreSQL write waits for the server instead of blocking the loop: the commit (the WAL
+# flush: ~1–3 ms, but hundreds of ms while a checkpoint competes for the disk) and statements marked
+# ``execution_options(off_loop=True)`` (a readings batch's 500-row INSERT: ~8 ms of server time, FK checks
+# included). The greenlet hands the blocking call to this thread and the loop serves other requests; the write
+# lock stays held, so ordering is unchanged. Only those: a thread hop per statement costs a loop turn inside
+# the lock, and with every statement off the loop writes' p99 doubled (docs/performance.md, API latency, sixth
+# round). One transaction at a time holds the write lock; the second thread covers a close overlapping it.
+_PG_WAITS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pg-write")
+
+
+def _off_loop(fn: Any, *args: Any) -> Any:
+    return await_(asyncio.get_running_loop().run_in_executor(_PG_WAITS, fn, *args))
+
+
 class InlinePostgresDialect(PGDialect_psycopg):
     driver = "inline"
     is_async = True
     supports_statement_cache = True
+
+    def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
+        if context is not None and context.execution_options.get("off_loop"):
+            _off_loop(cursor.execute, statement, parameters)
+        else:
+            cursor.execute(statement, parameters)
+
+    def do_commit(self, dbapi_connection: Any) -> None:
+        _off_loop(dbapi_connection.commit)
 
     @classmethod
     def get_async_dialect_cls(cls, url: URL) -> type[InlinePostgresDialect]:

@@ -241,7 +241,8 @@ _SQLITE_INSERT = ("INSERT INTO monitoring_readings (source_id, metric, at, value
                   "ON CONFLICT (source_id, metric, at) DO NOTHING")
 _PG_INSERT = text("INSERT INTO monitoring_readings (source_id, metric, at, value) "
                   "SELECT * FROM unnest(CAST(:s AS integer[]), CAST(:m AS varchar[]), CAST(:a AS timestamp[]), "
-                  "CAST(:v AS double precision[])) ON CONFLICT (source_id, metric, at) DO NOTHING")
+                  "CAST(:v AS double precision[])) ON CONFLICT (source_id, metric, at) DO NOTHING"
+                  ).execution_options(off_loop=True)  # ~8 ms of server time: waited for off the event loop
 
 
 def _sqlite_ts(t: dt.datetime) -> str:
