@@ -52,50 +52,31 @@ def _key(api: Api) -> str:
     return "rowid" if api.app[SERVICES].db.is_sqlite else search.INDEX.key
 
 
+# (query, which of the three incidents below it finds: "a", "b", "c")
+SUBSTRING_CASES: list[tuple[str, str]] = [
+    # Chinese, two characters and longer, in any field
+    ("储罐", "a"), ("液氨储罐泄漏", "a"), ("化工园区", "a"), ("江北区", "b"), ("废水", "c"), ("工业园", "c"),
+    ("泄漏现场", ""), ("区内河水", "b"), ("区江北", ""),
+    # Latin and digits, case-insensitive; punctuation and spaces matched literally
+    ("plant-7", "c"), ("Plant", "c"), ("riverside RD", "b"), ("riverside-rd", ""), ("12号", "b"), ("cod", "b"),
+    ("cr6+", "c"), ("纬三路 8 号", "a"), ("纬三路8号", ""),
+    # % and _ mean themselves (core/like.py), not wildcards: "a%b" would match "a_b", "5_%" would match "50%"
+    ("50%", "c"), ("%", "c"), ("a_b", "c"), ("_", "c"), ("a%b", ""), ("5_%", ""), ("区_江", ""),
+    # one character: the index cannot serve it, the scan does
+    ("氨", "a"), ("黑", "b"), ("7", "c"),
+    # the query is trimmed, as before the index
+    ("  储罐 ", "a"),
+]
+
+
 async def test_text_search_finds_substrings_through_the_index(api: Api) -> None:
     op = await api.as_user("operator")
-    a = await _new(op, "滨江化工园区液氨储罐泄漏", "临港区化工园区纬三路 8 号", "氨", "hazchem_leak")
-    b = await _new(op, "江北区内河水体发黑", "江北区 Riverside Rd 12号", "COD")
-    c = await _new(op, "PLANT-7 废水 50% 超标", "a_b 工业园", "Cr6+")
-    every = {a, b, c}
-
-    async def ids(q: str) -> set[int]:
-        return await _found(op, q, every)
-
-    # Chinese, two characters and longer, in any field
-    assert await ids("储罐") == {a}
-    assert await ids("液氨储罐泄漏") == {a}
-    assert await ids("化工园区") == {a}
-    assert await ids("江北区") == {b}
-    assert await ids("废水") == {c}
-    assert await ids("工业园") == {c}
-    assert await ids("泄漏现场") == set()
-    assert await ids("区内河水") == {b}
-    assert await ids("区江北") == set()
-    # Latin and digits, case-insensitive, punctuation and spaces matched literally
-    assert await ids("plant-7") == {c}
-    assert await ids("Plant") == {c}
-    assert await ids("riverside RD") == {b}
-    assert await ids("riverside-rd") == set()
-    assert await ids("12号") == {b}
-    assert await ids("cod") == {b}
-    assert await ids("cr6+") == {c}
-    assert await ids("纬三路 8 号") == {a}
-    assert await ids("纬三路8号") == set()
-    # % and _ mean themselves (core/like.py), not wildcards
-    assert await ids("50%") == {c}
-    assert await ids("%") == {c}
-    assert await ids("a_b") == {c}
-    assert await ids("_") == {c}
-    assert await ids("a%b") == set()   # a wildcard % would match "a_b"
-    assert await ids("5_%") == set()   # wildcards would match "50%"
-    assert await ids("区_江") == set()
-    # one character: the index cannot serve it, the scan does
-    assert await ids("氨") == {a}
-    assert await ids("黑") == {b}
-    assert await ids("7") == {c}
-    # the query is trimmed, as before the index
-    assert await ids("  储罐 ") == {a}
+    made = {"a": await _new(op, "滨江化工园区液氨储罐泄漏", "临港区化工园区纬三路 8 号", "氨", "hazchem_leak"),
+            "b": await _new(op, "江北区内河水体发黑", "江北区 Riverside Rd 12号", "COD"),
+            "c": await _new(op, "PLANT-7 废水 50% 超标", "a_b 工业园", "Cr6+")}
+    every = set(made.values())
+    for q, expected in SUBSTRING_CASES:
+        assert await _found(op, q, every) == {made[k] for k in expected}, q
 
 
 async def test_the_list_consults_the_index_and_rebuild_refills_it(api: Api) -> None:
