@@ -12,7 +12,8 @@ metadata = Base.metadata
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Tables Alembic must not compare with the models: search indexes kept by hand (FTS5 is virtual)."""
-    from .alarms.search import include_object as alarm_search
+    """Tables Alembic must not compare with the models: search indexes kept by hand (FTS5 is virtual). Every
+    domain's index registered itself when ``domain_modules`` imported its package above."""
+    from .core.textsearch import include_object as search_tables
 
-    return alarm_search(obj, name, type_, reflected, compare_to)
+    return search_tables(obj, name, type_, reflected, compare_to)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from aiohttp import web
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -30,7 +30,6 @@ from dispersion import UnknownChemicalError
 from ..core.crypto import mask_phone
 from ..core.db import utcnow
 from ..core.errors import ApiError, conflict, not_found, unprocessable
-from ..core.like import contains
 from ..core.permissions import ROLE_PERMISSIONS
 from ..core.security import Actor
 from ..core.services import Services, services
@@ -413,14 +412,8 @@ def _filtered(q: AlarmQuery, dialect: str, *, many_hits: bool = False) -> Select
         stmt = stmt.where(Alarm.id.in_(q.ids))
     if q.incident_id is not None:
         stmt = stmt.where(Alarm.incident_id == q.incident_id)
-    if q.q:
-        hits = alarm_search.match_condition(dialect, q.q, probe_only=many_hits)  # index, then ILIKE
-        if hits is not None:
-            stmt = stmt.where(hits)
-        if hits is None or not alarm_search.is_exact(q.q):
-            stmt = stmt.where(or_(*[contains(col, q.q) for col in (
-                Alarm.description, Alarm.address, Alarm.pollutant, Alarm.reporter_name, Alarm.district_name,
-                Alarm.external_id)]))
+    if q.q:  # index, then ILIKE over description, address, pollutant, reporter, district, external id
+        stmt = stmt.where(*alarm_search.INDEX.conditions(dialect, q.q, probe_only=many_hits))
     return stmt
 
 

@@ -18,12 +18,13 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-async def upgrade(engine: AsyncEngine) -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate to ``revision`` (the server: head; tests of a migration stop before it, add rows, then go on)."""
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
 
     def run(sync_conn) -> None:  # type: ignore[no-untyped-def]
         cfg.attributes["connection"] = sync_conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
         await conn.run_sync(run)

@@ -32,7 +32,6 @@ from ..auth.models import User
 from ..core.db import utcnow
 from ..core.errors import ApiError, conflict, not_found, unprocessable
 from ..core.events import Event, event_out
-from ..core.like import contains
 from ..core.permissions import ROLE_PERMISSIONS, ROLES
 from ..core.security import Actor, SystemActor
 from ..core.services import Services
@@ -40,6 +39,7 @@ from ..core.uow import AnyActor, UnitOfWork
 from ..files.models import StoredFile
 from ..org.models import Person, Unit
 from . import levels
+from . import search as incident_search
 from .models import Incident, IncidentReport, Task
 from .schemas import (
     CRITERIA_FIELDS,
@@ -356,7 +356,7 @@ async def get_incident(svc: Services, incident_id: int, now: dt.datetime) -> dic
     return incident_out(inc, now, names)
 
 
-def _filtered(q: IncidentsQuery) -> Select[Any]:
+def _filtered(q: IncidentsQuery, dialect: str) -> Select[Any]:
     stmt = select(Incident)
     if q.state == "open":
         stmt = stmt.where(Incident.state.in_(OPEN_STATES))
@@ -372,10 +372,8 @@ def _filtered(q: IncidentsQuery) -> Select[Any]:
         stmt = stmt.where(Incident.created_at >= q.from_)
     if q.to is not None:
         stmt = stmt.where(Incident.created_at < q.to)
-    if q.q:
-        text = q.q.strip()
-        stmt = stmt.where(or_(contains(Incident.title, text), contains(Incident.address, text),
-                              contains(Incident.pollutant, text)))
+    if q.q:  # the bigram index's candidates, then ILIKE over title, address and pollutant (see search.py)
+        stmt = stmt.where(*incident_search.INDEX.conditions(dialect, q.q.strip()))
     return stmt
 
 
@@ -383,7 +381,7 @@ async def list_incidents(svc: Services, q: IncidentsQuery, now: dt.datetime) -> 
     if q.from_ is not None and q.to is not None and q.from_ >= q.to:
         raise unprocessable("'from' must be before 'to'",
                             [{"loc": ["query", "from"], "msg": "'from' must be before 'to'", "type": "value_error"}])
-    stmt = _filtered(q)
+    stmt = _filtered(q, svc.db.engine.dialect.name)
     async with svc.db.read() as s:
         # counting stops after TOTAL_CAP matches ("10,000+"), so a broad filter does not walk the whole table
         total = await s.scalar(select(func.count()).select_from(
