@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +84,23 @@ def machine_steal() -> float:
     no process explains may be the host's."""
     parts = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     return int(parts[7]) / CLK_TCK if len(parts) > 7 else 0.0
+
+
+def reference_workload_ms(repeats: int = 5) -> float:
+    """Best-of-``repeats`` time of a fixed pure-Python workload (JSON, dicts, strings: what a request handler
+    does). This VM's speed drifts by ~40 % within an hour; runs whose figures are compared should have a
+    similar reference (an A/B interleaves its arms and reports this for each)."""
+    doc = [{"id": i, "name": f"告警{i}", "lon": 121.5 + i / 1e4, "tags": ["水", "气"], "v": i * 0.5}
+           for i in range(400)]
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(10):
+            out = json.loads(json.dumps(doc, ensure_ascii=False))
+            index = {d["id"]: d for d in out}
+            sum(len(d["name"]) for d in index.values())
+        best = min(best, time.perf_counter() - t0)
+    return round(best * 1000, 2)
 
 
 def machine_cpu() -> tuple[float, float]:

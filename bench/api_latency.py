@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, login, machine_cpu, machine_steal, percentile, proc_sample, r3
+from _common import ROOT, login, machine_cpu, machine_steal, percentile, proc_sample, r3, reference_workload_ms
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -699,6 +699,7 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
     try:
         for i, c in enumerate(conns):
             recv(c, "ready", 120, i)
+        ref_before = reference_workload_ms()
         t_start = time.time() + 0.5
         t_measure = t_start + args.warmup
         t_end = t_measure + args.duration
@@ -719,6 +720,7 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
         mach1 = machine_cpu()
         own_cpu = time.process_time() - own0
         results = [recv(c, "result", 180, i) for i, c in enumerate(conns)]
+        ref_after = reference_workload_ms()
     finally:
         for p in workers:
             p.join(30)
@@ -768,6 +770,8 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
         "other_cpu_pct": round(100.0 * (busy - client_cpu - own_cpu - (server_cpu or 0.0)) / d, 1)
         if server_cpu is not None else None,
         "cpus": os.cpu_count(),
+        # the machine's speed before and after the run (bench/_common.py): compare runs with similar figures
+        "reference_workload_ms": [ref_before, ref_after],
     }
     samples = [s for res in results for s in res["error_sample"]]
     if samples:
