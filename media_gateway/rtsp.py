@@ -152,8 +152,9 @@ class PacketSink(Protocol):
 
 
 class RtspSource:
-    """Pulls one RTSP URL for a hub :class:`Stream`. Runs its blocking demux in a thread; packets and status go
-    to the event loop, and to the sinks (continuous recording) right in the demux thread. A stall (no packet for
+    """Pulls one RTSP URL for a hub :class:`Stream`. Runs its blocking demux in a thread: each packet goes to the
+    sinks (continuous recording) and into the stream's GOP cache and statistics right there, and to the event loop
+    only while someone there wants it (``Stream.ingest``); status changes go to the loop. A stall (no packet for
     ``stall_timeout_s``) is a disconnect; reconnects back off exponentially from ``backoff_min_s`` to
     ``backoff_max_s``."""
 
