@@ -168,7 +168,9 @@ async def run_gateway(port: int, var_dir: Path, lean_rtp: bool, workers: int | N
         final = {sid: sessions[sid] for sid in offered if sid in sessions}
         return web.json_response({"tracks": {offered[sid]: st["frames_sent"] for sid, st in final.items()},
                                   "hub_lost": {offered[sid]: (st["dropped"] or 0) + (st["queued"] or 0)
-                                               for sid, st in final.items()}})
+                                               for sid, st in final.items()},
+                                  # the gateway's timestamps of each session's start (None from older code)
+                                  "timing": {offered[sid]: st.get("timing") for sid, st in final.items()}})
 
     app = web.Application()
     app.router.add_post("/close_sessions", close_all)
@@ -193,14 +195,17 @@ class RtpCounter:
     as it comes off the socket, and the arrival time of each marker packet. :meth:`frames` works out, afterwards,
     which frames arrived whole."""
 
-    __slots__ = ("hdrs", "marks", "t_start")
+    __slots__ = ("hdrs", "marks", "t_first", "t_start")
 
     def __init__(self) -> None:
         self.hdrs: list[bytes] = []
         self.marks: list[tuple[int, float]] = []  # (number of headers up to and including the marker, time)
         self.t_start = 0.0
+        self.t_first: float | None = None  # the first RTP packet off the socket
 
     def add(self, data: bytes) -> None:
+        if self.t_first is None:
+            self.t_first = time.monotonic()
         self.hdrs.append(data[1:8])
         if data[1] & 0x80:
             self.marks.append((len(self.hdrs), time.monotonic()))
@@ -295,6 +300,9 @@ async def run_viewers(gateway: str, ids: list[str], out_path: Path, full: bool, 
     frames: dict[str, int] = dict.fromkeys(ids, 0)
     first: dict[str, float | None] = dict.fromkeys(ids)
     t_post: dict[str, float] = {}
+    # time.monotonic() (the machine's clock, the gateway's too) of each viewer's steps: answer received, answer
+    # applied, connected (ICE + DTLS done on this side)
+    steps: dict[str, dict[str, float]] = {cid: {} for cid in ids}
     states: dict[str, str] = {}
     rcvbuf_eff: list[int] = []
     if full:
@@ -331,6 +339,7 @@ async def run_viewers(gateway: str, ids: list[str], out_path: Path, full: bool, 
 
             def on_state(pc: Any = pc, cid: str = cid) -> None:
                 states[cid] = pc.connectionState
+                steps[cid].setdefault(pc.connectionState, time.monotonic())
 
             pc.on("track", on_track)
             pc.on("connectionstatechange", on_state)
@@ -348,8 +357,11 @@ async def run_viewers(gateway: str, ids: list[str], out_path: Path, full: bool, 
                 per_cam[cid].t_start = t_post[cid]
             async with http.post(f"{gateway}/offer", json={"id": cid, "sdp": pc.localDescription.sdp}) as r:
                 ans = await r.json()
+            steps[cid]["answer"] = time.monotonic()
             await pc.setRemoteDescription(RTCSessionDescription(ans["sdp"], "answer"))
+            steps[cid]["applied"] = time.monotonic()
             pcs.append(pc)
+        lags = {"connect": lag.take()}  # while the viewers connected one after another (their first frames)
         print("CONNECTED", flush=True)
 
         async def snap() -> dict[str, Any]:
@@ -358,7 +370,6 @@ async def run_viewers(gateway: str, ids: list[str], out_path: Path, full: bool, 
                 return {"recv": got, "sent": (await r.json())["tracks"], "t": time.monotonic()}
 
         snaps: dict[str, Any] = {}
-        lags: dict[str, Any] = {}
         while True:
             cmd = await commands.get()
             if cmd.startswith("SNAP"):
@@ -382,13 +393,52 @@ async def run_viewers(gateway: str, ids: list[str], out_path: Path, full: bool, 
                     "frames0": f0["complete"], "frames1": f1["complete"], "frames_end": fend["complete"],
                     "packets": fend["packets"], "lost_packets": fend["lost_packets"], "other_pt": fend["other_pt"],
                     "first_frame_ms": (fend["first_complete_at"] - c.t_start) * 1000
-                    if fend["first_complete_at"] else None}
+                    if fend["first_complete_at"] else None,
+                    "t": {"post": c.t_start, **steps[cid], "first_rtp": c.t_first,
+                          "first_frame": fend["first_complete_at"]}}
         await asyncio.to_thread(out_path.write_text, json.dumps(result))
         print("DONE", flush=True)
         await asyncio.sleep(3600)
 
 
 # --- orchestration -----------------------------------------------------------------------------------------------
+
+# A viewer's first frame, step by step (ms), from the viewer's and the gateway's time.monotonic() (one clock on the
+# machine): (viewer) POST /offer → (gateway) request in the process that owns the camera → answer ready → (viewer)
+# answer received → applied → (gateway) DTLS connected, the sender starts → first frame on the wire → (viewer) first
+# complete frame. "gateway_work" is what the gateway itself spends on the critical path (answering, and from DTLS
+# connected to the first frame sent); "gateway_request_to_first_sent" also contains the ICE and DTLS round trips,
+# i.e. the viewer's replies.
+FIRST_FRAME_STEPS = (("offer_to_gateway", "post", "requested"), ("gateway_answer", "requested", "answered"),
+                     ("answer_to_viewer", "answered", "answer"), ("viewer_apply", "answer", "applied"),
+                     ("ice_dtls", "applied", "connected"), ("gateway_first_send", "connected", "first_sent"),
+                     ("to_viewer_frame", "first_sent", "first_frame"),
+                     ("gateway_request_to_first_sent", "requested", "first_sent"), ("total", "post", "first_frame"))
+
+
+def first_frame_steps(streams: dict[str, Any], gw_timing: dict[str, Any], ids: list[str]) -> dict[str, Any] | None:
+    per: dict[str, dict[str, float | None]] = {}
+    for cid in ids:
+        g = gw_timing.get(cid)
+        t = streams[cid].get("t")
+        if not g or not t:
+            continue
+        marks = {**t, **{k: v for k, v in g.items() if v is not None}}
+        row = {name: (marks[b] - marks[a]) * 1000 if marks.get(a) and marks.get(b) else None
+               for name, a, b in FIRST_FRAME_STEPS}
+        ga, gs = row["gateway_answer"], row["gateway_first_send"]
+        row["gateway_work"] = ga + gs if ga is not None and gs is not None else None
+        per[cid] = row
+    if not per:
+        return None  # viewers or gateway without the timestamps (full viewers, older gateway code)
+    out: dict[str, Any] = {}
+    for name in [*(x[0] for x in FIRST_FRAME_STEPS), "gateway_work"]:
+        vals = sorted(v for v in (r[name] for r in per.values()) if v is not None)
+        out[name] = {"median": _r(vals[len(vals) // 2]) if vals else None, "max": _r(vals[-1]) if vals else None}
+    slow = sorted(per, key=lambda c: per[c]["total"] or 0.0, reverse=True)[:3]
+    out["slowest"] = {c: {k: _r(v) for k, v in per[c].items()} for c in slow}
+    return out
+
 
 def wait_line(proc: subprocess.Popen[bytes], word: str, timeout: float) -> None:
     assert proc.stdout is not None
@@ -451,19 +501,57 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     def machine_busy() -> float:
         return machine_cpu()[0]
 
-    try:
-        gw = subprocess.Popen([py, __file__, "--role", "gateway", "--port", str(gport), "--var", str(work / "var"),
-                               *(["--aiortc-sender"] if args.aiortc_sender else []),
-                               *(["--workers", str(args.workers)] if args.workers is not None else [])],
-                              stdout=subprocess.PIPE, cwd=ROOT)
-        wait_line(gw, "READY", 30)
-        gw_pid = gw.pid
-        srv_pids = lambda: [srv.pid, *children(srv.pid)] if srv.pid else []  # noqa: E731
-        ids = [f"cam{i}" for i in range(1, n + 1)]
+    ids = [f"cam{i}" for i in range(1, n + 1)]
+
+    def start_gateway(var: Path) -> subprocess.Popen[bytes]:
+        """A gateway process pulling and recording all N cameras (staggered connects)."""
+        proc = subprocess.Popen([py, __file__, "--role", "gateway", "--port", str(gport), "--var", str(var),
+                                 *(["--aiortc-sender"] if args.aiortc_sender else []),
+                                 *(["--workers", str(args.workers)] if args.workers is not None else [])],
+                                stdout=subprocess.PIPE, cwd=ROOT)
+        wait_line(proc, "READY", 30)
         for cid in ids:  # staggered: simultaneous connects can crash GStreamer 1.22's shared media
             post("/configure", {"id": cid, "url": srv.url(cid), "record": True})
             time.sleep(args.stagger)
         time.sleep(3)
+        return proc
+
+    def record_only_cpu(gw_pids: list[int]) -> float:
+        with CpuMeter(lambda: cpu_of(gw_pids)) as m:
+            time.sleep(args.seconds)
+        return round(m.cpu_pct, 1)
+
+    def ffmpeg_cpu(k: int) -> float:
+        """``ffmpeg -c copy`` to fragmented MP4 of the same N streams (one process per stream, staggered like the
+        gateway's connects, measured as long and as late after the last connect)."""
+        ff_dir = work / f"ffmpeg{k}"
+        ff_dir.mkdir()
+        procs = []
+        try:
+            for cid in ids:
+                procs.append(subprocess.Popen(
+                    ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", srv.url(cid), "-c", "copy", "-f",
+                     "mp4", "-movflags", "frag_keyframe+empty_moov+default_base_moof", str(ff_dir / f"{cid}.mp4")],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                time.sleep(args.stagger)
+            time.sleep(3)
+            with CpuMeter(lambda: cpu_of([p.pid for p in procs])) as m:
+                time.sleep(args.seconds)
+        finally:
+            for p in procs:
+                p.send_signal(signal.SIGINT)
+            for p in procs:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        subprocess.run(["rm", "-rf", str(ff_dir)], check=False)
+        return round(m.cpu_pct, 1)
+
+    try:
+        gw = start_gateway(work / "var")
+        gw_pid = gw.pid
+        srv_pids = lambda: [srv.pid, *children(srv.pid)] if srv.pid else []  # noqa: E731
         # phase 1: pull + record
         wpids = get_stats()["worker_pids"]
         gw_pids = [gw_pid, *wpids]  # the gateway = the facade's process and its worker processes
@@ -488,8 +576,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             if args.full_viewers:
                 cmd.append("--full-viewers")
             vws.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.PIPE, cwd=ROOT))
-        for vw in vws:
-            wait_line(vw, "CONNECTED", 180)
+        with CpuMeter(lambda: cpu_of([v.pid for v in vws])) as vw_connect_cpu, \
+                CpuMeter(lambda: cpu_of(gw_pids)) as gw_connect_cpu, CpuMeter(machine_busy) as mach_connect:
+            for vw in vws:
+                wait_line(vw, "CONNECTED", 180)
+        # while the viewers connect one after another (when their first frames are measured): is either side
+        # saturated? (the viewers' figure includes their interpreter start-up)
+        result["connect_phase"] = {"seconds": round(vw_connect_cpu.elapsed, 1),
+                                   "viewers_cpu_pct": round(vw_connect_cpu.cpu_pct, 1),
+                                   "gateway_cpu_pct": round(gw_connect_cpu.cpu_pct, 1),
+                                   "machine_cpu_pct": round(mach_connect.cpu_pct, 1)}
         time.sleep(args.settle)  # start-up (ICE/DTLS, GOP catch-up) is reported apart from the steady state
         get_stats()
         udp1 = udp_errors()
@@ -512,6 +608,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         rss = [proc_sample(p) for p in gw_pids]
         closed = post("/close_sessions", {})  # the gateway stops sending: totals are final
         final_sent, hub_lost = closed["tracks"], closed["hub_lost"]
+        gw_timing = closed.get("timing") or {}
         time.sleep(1.0)
         for vw in vws:
             send(vw, "REPORT")
@@ -545,6 +642,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "rtsp_server_cpu_pct": round(srv_cpu.cpu_pct, 1),
             "viewers_cpu_pct": round(vw_cpu.cpu_pct, 1),
             "viewers_loop_lag_ms": [v["loop_lag_ms"].get("SNAP1") for v in views],
+            "viewers_loop_lag_connect_ms": [v["loop_lag_ms"].get("connect") for v in views],
             "machine_cpu_pct": round(mach.cpu_pct, 1),
             "other_cpu_pct": round(mach.cpu_pct - gw_cpu.cpu_pct - srv_cpu.cpu_pct - vw_cpu.cpu_pct, 1),
             "frames_offered_total": total_offered, "frames_sent_total": total_sent,
@@ -566,6 +664,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "first_frame_ms": {"min": _r(firsts[0]) if firsts else None,
                                "median": _r(firsts[len(firsts) // 2]) if firsts else None,
                                "max": _r(firsts[-1]) if firsts else None},
+            "first_frame_steps_ms": first_frame_steps(streams, gw_timing, ids),
             "sessions_closed": s1["closed_sessions"],
             "streams_online": sum(1 for c in s1["cameras"].values() if c["status"] == "online"),
             "frames_per_stream": {c: {"offered": final_sent.get(c, 0) + hub_lost.get(c, 0),
@@ -580,29 +679,23 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         rec_bytes = sum(p.stat().st_size for p in (work / "var").rglob("*.mp4"))
         result["recorded_mb"] = round(rec_bytes / 1e6, 1)
         if not args.no_ffmpeg:
-            # phase 3: ffmpeg -c copy of the same N streams
-            ff_dir = work / "ffmpeg"
-            ff_dir.mkdir()
-            procs = []
-            for cid in ids:
-                procs.append(subprocess.Popen(
-                    ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", srv.url(cid), "-c", "copy", "-f", "mp4",
-                     "-movflags", "frag_keyframe+empty_moov+default_base_moof", str(ff_dir / f"{cid}.mp4")],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                time.sleep(args.stagger)
-            time.sleep(3)
-            with CpuMeter(lambda: cpu_of([p.pid for p in procs])) as ff_cpu:
-                time.sleep(args.seconds)
-            for p in procs:
-                p.send_signal(signal.SIGINT)
-            for p in procs:
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-            result["ffmpeg_copy_cpu_pct"] = round(ff_cpu.cpu_pct, 1)
-            result["record_cpu_ratio_vs_ffmpeg"] = round(result["gateway_record_only_cpu_pct"] / ff_cpu.cpu_pct, 2) \
-                if ff_cpu.cpu_pct > 0 else None
+            # phase 3: ffmpeg -c copy of the same N streams. Its figure moves ±30 % between runs (and the machine's
+            # speed drifts), so with --ratio-pairs K the gateway's record-only phase (a fresh gateway process, same N
+            # streams, same timing) and ffmpeg's alternate K times: each pair is measured minutes apart at most,
+            # and the median ratio is reported. The first pair is phase 1 and this phase 3.
+            pairs = [(result["gateway_record_only_cpu_pct"], ffmpeg_cpu(0))]
+            for k in range(1, args.ratio_pairs):
+                gw = start_gateway(work / f"var{k}")
+                g = record_only_cpu([gw.pid, *get_stats()["worker_pids"]])
+                stop(gw)
+                gw = None
+                pairs.append((g, ffmpeg_cpu(k)))
+            ratios = [round(g / f, 2) if f > 0 else None for g, f in pairs]
+            valid = sorted(r for r in ratios if r is not None)
+            result["ffmpeg_copy_cpu_pct"] = pairs[0][1]
+            result["record_cpu_pairs"] = [{"gateway_record_only_cpu_pct": g, "ffmpeg_copy_cpu_pct": f, "ratio": r}
+                                          for (g, f), r in zip(pairs, ratios, strict=True)]
+            result["record_cpu_ratio_vs_ffmpeg"] = valid[len(valid) // 2] if valid else None  # the median
     finally:
         for vw in vws:
             stop(vw)
@@ -636,6 +729,9 @@ def main() -> None:
                     help="the gateway's worker processes (default: MediaGateway's, i.e. ECS_MEDIA_WORKERS or one per "
                          "core, 2-4; 0 = every camera in the gateway process as before)")
     ap.add_argument("--no-ffmpeg", action="store_true", help="skip phase 3 (ffmpeg -c copy)")
+    ap.add_argument("--ratio-pairs", type=int, default=3,
+                    help="record-only (gateway) and ffmpeg -c copy phases alternated this many times; the median "
+                         "ratio is reported (1 = phase 1 against phase 3 only)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (recordings)")
     ap.add_argument("--role", default="bench", choices=["bench", "gateway", "viewers"])
     ap.add_argument("--port", type=int)

@@ -1,8 +1,13 @@
 """The stream hub: a source produces encoded packets once, any number of sinks subscribe.
 
-Everything here runs on the event loop (sources hand packets over with ``call_soon_threadsafe``). Each subscriber has
-a bounded queue; one that falls behind loses its queue and waits for the next keyframe, so it never blocks the
-source or the other subscribers. The stream keeps the latest GOP so a new subscriber starts on a keyframe at once.
+Subscribers live on the event loop. Each has a bounded queue; one that falls behind loses its queue and waits for
+the next keyframe, so it never blocks the source or the other subscribers. The stream keeps the latest GOP so a new
+subscriber starts on a keyframe at once.
+
+A source either publishes on the loop (:meth:`Stream.publish`), or — the RTSP source — keeps the GOP cache and the
+statistics in its own thread (:meth:`Stream.ingest`) and hands a packet to the loop (:meth:`Stream.deliver`) only
+while someone there wants it (a subscriber, or a caller waiting for a keyframe): a camera that is only recorded
+never wakes the loop.
 """
 
 from __future__ import annotations
@@ -94,8 +99,10 @@ def lower_thread_priority(nice: int = 10) -> None:
 
 @dataclass(slots=True)
 class MediaPacket:
-    """One encoded packet as the source produced it. ``packet`` is shared between sinks: read it, never mutate it
-    (copy with ``av.Packet(bytes(p))`` to mux or re-time)."""
+    """One encoded packet as the source produced it. ``packet`` is shared between sinks: subscribers read its bytes
+    and never mutate it (copy with ``av.Packet(bytes(p))`` to mux or re-time). Only a source's own sinks
+    (``RtspSource.add_sink``), which run in its thread before the packet is published, may set its timestamps and
+    stream (to mux it without a copy); everyone reads the timing from the fields here, never from ``packet``."""
 
     kind: str  # "video" | "audio"
     packet: av.Packet
@@ -106,6 +113,7 @@ class MediaPacket:
     size: int
     wall: float  # time.time() at arrival
     mono: float  # time.monotonic() at arrival
+    seq: int = 0  # numbered by Stream.ingest (0: published on the loop, never a duplicate)
 
     @property
     def seconds(self) -> float:
@@ -159,6 +167,7 @@ class Subscriber:
         self.delivered = 0
         self.waiting_keyframe = True
         self.closed = False
+        self.after_seq = 0  # packets up to this number came with the GOP cache at subscribe time
         self._event = asyncio.Event()
 
     def _push(self, item: MediaPacket | Reset) -> None:
@@ -166,7 +175,7 @@ class Subscriber:
         self._event.set()
 
     def offer(self, mp: MediaPacket) -> None:
-        if self.closed or (self.video_only and mp.kind != "video"):
+        if self.closed or (self.video_only and mp.kind != "video") or (mp.seq and mp.seq <= self.after_seq):
             return
         if self.waiting_keyframe:
             if not (mp.kind == "video" and mp.keyframe):
@@ -224,7 +233,10 @@ class _Window:
 
 
 class Stream:
-    """A hub entry: one source, many subscribers, the latest GOP and the statistics."""
+    """A hub entry: one source, many subscribers, the latest GOP and the statistics.
+
+    The GOP cache and the statistics are guarded by a lock, because a threaded source updates them in its own
+    thread (:meth:`ingest`); subscribers, keyframe waiters and everything else belong to the event loop."""
 
     def __init__(self, key: str, source_factory: Callable[[Stream], Source], *, idle_timeout_s: float = 30.0,
                  always_on: bool = False) -> None:
@@ -235,8 +247,13 @@ class Stream:
         self.source: Source | None = None
         self.info: StreamInfo | None = None
         self.subscribers: set[Subscriber] = set()
-        self.gop: list[MediaPacket] = []
+        self.gop: list[MediaPacket] = []  # replaced at every keyframe (a reader may keep the list it got)
         self._gop_bytes = 0
+        self._lock = threading.Lock()  # GOP cache, sequence number and statistics (source thread vs loop)
+        self._seq = 0
+        # Does anyone on the loop want this stream's packets (a subscriber, a keyframe waiter)? Read by a threaded
+        # source per packet: when false the packet stays in its thread (recorded, cached, counted) — no handoff.
+        self.wanted = False
         self._idle: asyncio.TimerHandle | None = None
         self._stopping: set[asyncio.Task[None]] = set()
         self._info_waiters: list[asyncio.Future[None]] = []
@@ -251,10 +268,13 @@ class Stream:
         self.dropped_closed = 0  # dropped packets of subscribers that are gone
 
     # --- source side -------------------------------------------------------------------------------------------
-    def set_info(self, info: StreamInfo | None) -> None:
+    def set_info(self, info: StreamInfo | None, clear_gop: bool = True) -> None:
+        """On the loop: the source (re)connected with these parameters, or went away (None). A threaded source
+        clears the GOP itself when its session starts (:meth:`clear_gop`) and passes ``clear_gop=False``: by the
+        time this runs, its thread may already have cached the new session's first keyframe."""
         self.info = info
-        self.gop = []
-        self._gop_bytes = 0
+        if clear_gop:
+            self.clear_gop()
         for s in list(self.subscribers):
             s.reset(info)
         if info is not None:
@@ -263,29 +283,56 @@ class Stream:
                     f.set_result(None)
             self._info_waiters.clear()
 
-    def publish(self, mp: MediaPacket) -> None:
-        self.packets += 1
-        self.bytes += mp.size
-        self.last_packet_wall = mp.wall
-        self.last_packet_mono = mp.mono
-        self._window.add(mp.mono, mp.size, mp.kind == "video", mp.keyframe)
-        if mp.kind == "video" and mp.keyframe:
-            self._keyframes.append(mp.mono)
-            self.gop = [mp]
-            self._gop_bytes = mp.size
+    def clear_gop(self) -> None:
+        """Any thread."""
+        with self._lock:
+            old, self.gop, self._gop_bytes = self.gop, [], 0
+        del old  # freeing packets releases the GIL: not while holding the lock
+
+    def ingest(self, mp: MediaPacket) -> bool:
+        """Any thread (a source's): numbers the packet, counts it and caches it in the GOP. True when the loop wants
+        it (:meth:`deliver`), i.e. someone there is subscribed or waiting for a keyframe."""
+        old: list[MediaPacket] | None = None
+        with self._lock:
+            self._seq += 1
+            mp.seq = self._seq
+            self.packets += 1
+            self.bytes += mp.size
+            self.last_packet_wall = mp.wall
+            self.last_packet_mono = mp.mono
+            video = mp.kind == "video"
+            self._window.add(mp.mono, mp.size, video, mp.keyframe)
+            if video and mp.keyframe:
+                self._keyframes.append(mp.mono)
+                old, self.gop, self._gop_bytes = self.gop, [mp], mp.size
+            elif self.gop:
+                if len(self.gop) < GOP_MAX_PACKETS and self._gop_bytes < GOP_MAX_BYTES:
+                    self.gop.append(mp)
+                    self._gop_bytes += mp.size
+                else:
+                    old, self.gop, self._gop_bytes = self.gop, [], 0
+            wanted = self.wanted
+        del old  # the previous GOP is freed here, outside the lock (freeing packets releases the GIL)
+        return wanted
+
+    def deliver(self, mp: MediaPacket) -> None:
+        """On the loop: an ingested packet to the keyframe waiters and subscribers."""
+        if self._key_waiters and mp.kind == "video" and mp.keyframe:
             for f in self._key_waiters:
                 if not f.done():
                     f.set_result(None)
             self._key_waiters.clear()
-        elif self.gop:
-            if len(self.gop) < GOP_MAX_PACKETS and self._gop_bytes < GOP_MAX_BYTES:
-                self.gop.append(mp)
-                self._gop_bytes += mp.size
-            else:
-                self.gop = []
-                self._gop_bytes = 0
+            self._update_wanted()
         for s in self.subscribers:
             s.offer(mp)
+
+    def publish(self, mp: MediaPacket) -> None:
+        """On the loop: :meth:`ingest` and :meth:`deliver` in one (sources that run on the loop)."""
+        self.ingest(mp)
+        self.deliver(mp)
+
+    def _update_wanted(self) -> None:
+        self.wanted = bool(self.subscribers or self._key_waiters)
 
     # --- sink side ---------------------------------------------------------------------------------------------
     @property
@@ -304,11 +351,18 @@ class Stream:
                   with_gop: bool = True) -> Subscriber:
         sub = Subscriber(self, name, maxsize, video_only)
         self.subscribers.add(sub)
+        # Under the lock, flag first, then the snapshot: a packet the source ingests after the snapshot sees the
+        # flag and is delivered; one ingested before it (perhaps still in the handoff) is in the snapshot, and the
+        # subscriber skips its delivery by its number.
+        with self._lock:
+            self.wanted = True
+            gop = list(self.gop) if with_gop else []
+            seq = self._seq
         if self.info is not None:
             sub.queue.append(Reset(self.info))
-        if with_gop:
-            for mp in self.gop:
-                sub.offer(mp)
+        for mp in gop:
+            sub.offer(mp)
+        sub.after_seq = seq
         self.ensure_started()
         return sub
 
@@ -316,6 +370,7 @@ class Stream:
         if sub in self.subscribers:
             self.subscribers.discard(sub)
             self.dropped_closed += sub.dropped
+            self._update_wanted()
         self.release_if_idle()
 
     def release_if_idle(self) -> None:
@@ -358,25 +413,34 @@ class Stream:
 
     async def wait_keyframe(self, timeout_s: float) -> bool:
         """Waits until the GOP cache holds a keyframe (starts the source if needed by the caller)."""
-        if self.gop:
-            return True
         f: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._key_waiters.append(f)
+        with self._lock:  # the check and the flag together: a keyframe ingested after the check is delivered
+            if self.gop:
+                return True
+            self._key_waiters.append(f)
+            self.wanted = True
         try:
             async with asyncio.timeout(timeout_s):
                 await f
             return True
         except TimeoutError:
             return False
+        finally:
+            if f in self._key_waiters:
+                self._key_waiters.remove(f)
+                self._update_wanted()
 
     # --- statistics --------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         now = time.monotonic()
-        items = [x for x in self._window.items if now - x[0] <= self._window.span_s]
+        with self._lock:  # a threaded source appends meanwhile
+            window = list(self._window.items)
+            keys = list(self._keyframes)
+            gop_packets = len(self.gop)
+        items = [x for x in window if now - x[0] <= self._window.span_s]
         span = min(self._window.span_s, now - items[0][0]) if items else 0.0
         span = max(span, 1e-3)
         video = [x for x in items if x[2]]
-        keys = list(self._keyframes)
         kfi = (keys[-1] - keys[0]) / (len(keys) - 1) if len(keys) >= 2 else None
         viewers = sum(1 for s in self.subscribers if s.name.startswith(("webrtc", "playback")))
         return {
@@ -390,6 +454,6 @@ class Stream:
             "packets": self.packets,
             "bytes": self.bytes,
             "last_packet_at": self.last_packet_wall,
-            "gop_packets": len(self.gop),
+            "gop_packets": gop_packets,
             **(self.info.public() if self.info else {}),
         }

@@ -194,6 +194,7 @@ class LocalGateway:
 
     # --- live view ---------------------------------------------------------------------------------------------
     async def webrtc_answer(self, camera_id: str, offer_sdp: str) -> tuple[str, str]:
+        requested = time.monotonic()
         cam = self._camera(camera_id)
         stream = await self._live_stream(cam)
         assert stream.info is not None
@@ -216,6 +217,7 @@ class LocalGateway:
         except Exception:
             sub.close()
             raise
+        track.requested_at, track.answered_at = requested, time.monotonic()
         session = Session(camera_id, pc, track)
         holder["id"] = session.id
         self.sessions[session.id] = session
@@ -248,11 +250,18 @@ class LocalGateway:
     def _session_stats(s: Session) -> dict[str, Any]:
         t = s.track
         sub = getattr(t, "sub", None)
+        lean = getattr(t, "lean", None)
         return {"camera_id": s.camera_id, "kind": s.kind, "state": s.pc.connectionState,
                 "frames_sent": getattr(t, "frames_sent", None),
                 # frames the hub dropped for this viewer (its queue overflowed) and still queued
                 "dropped": sub.dropped if sub is not None else None,
-                "queued": sum(1 for x in sub.queue if not isinstance(x, Reset)) if sub is not None else None}
+                "queued": sum(1 for x in sub.queue if not isinstance(x, Reset)) if sub is not None else None,
+                # time.monotonic() of: the request reaching this process, the answer, DTLS connected (the lean
+                # sender starts), the first frame on the wire (lean) or handed to aiortc's sender
+                "timing": {"requested": getattr(t, "requested_at", None), "answered": getattr(t, "answered_at", None),
+                           "connected": lean.started_at if lean is not None else None,
+                           "first_sent": lean.first_sent_at if lean is not None else getattr(t, "first_sent_at",
+                                                                                              None)}}
 
     async def session_stats(self) -> dict[str, dict[str, Any]]:
         """Per session (open, and the last closed ones with their final counters): camera, kind, state, frames

@@ -91,38 +91,48 @@ class SegmentWriter:
         self.last_s: float | None = None
         self.frames = 0
         self.has_audio = False
-        self._base: dict[Fraction, int] = {}  # time base → the segment origin in its ticks
+        self._base: dict[str, int] = {}  # kind → the segment origin in ticks of its time base
 
-    def write(self, mp: MediaPacket) -> None:
+    def write(self, mp: MediaPacket, *, in_place: bool = False) -> None:
+        """Muxes one packet, re-timed to the segment's origin. ``in_place``: mux ``mp.packet`` itself (its
+        timestamps and stream are overwritten) — only for a source's sink, which runs before the packet is
+        published (``hub.MediaPacket``). Otherwise a copy is muxed, because subscribers share the packet.
+
+        The copy is not about bytes (a 20 kB memcpy is nothing): creating and freeing an ``av.Packet`` releases and
+        re-takes the GIL three times, and with a demux thread per camera every such hand-over is futex traffic
+        (py-spy on 32 cameras: a third of the demux threads' wall time was waiting for the GIL)."""
         tb = mp.time_base
         sec = mp.dts * tb.numerator / tb.denominator  # floats, not Fractions: this runs per packet
         if self.base_s is None:
             if mp.kind != "video" or not mp.keyframe:
                 return
             self.base_s = sec
-        stream = self.v if mp.kind == "video" else self.a
+        video = mp.kind == "video"
+        stream = self.v if video else self.a
         if stream is None:
             return
-        base = self._base.get(tb)
-        if base is None:  # the first packet of this time base: the segment's origin in its ticks
-            base = self._base[tb] = round(self.base_s * tb.denominator / tb.numerator)
+        # keyed by kind (one time base each per session): hashing a Fraction is Python code, per packet
+        base = self._base.get(mp.kind)
+        if base is None:  # the first packet of this kind: the segment's origin in its ticks
+            base = self._base[mp.kind] = round(self.base_s * tb.denominator / tb.numerator)
         dts, pts = mp.dts - base, mp.pts - base
         if dts < 0:
             return
-        if self.frames == 0 and mp.kind == "video" and self.param_sets:
+        if self.frames == 0 and video and self.param_sets:
             data = bytes(mp.packet)
             nal = annexb_nal_types(data, self.codec)
             if (7 not in nal) if self.codec == "h264" else (32 not in nal):
                 data = self.param_sets + data
             pkt = av.Packet(data)
+        elif in_place:
+            pkt = mp.packet
         else:
-            # one copy (the hub's packet is shared and mux() re-times the packet it is given), not two
             pkt = av.Packet(mp.packet)
         pkt.dts, pkt.pts, pkt.time_base = dts, pts, tb
         pkt.is_keyframe = mp.keyframe
         pkt.stream = stream
         self.out.mux(pkt)
-        if mp.kind == "video":
+        if video:
             self.frames += 1
             self.first_s = sec if self.first_s is None else self.first_s
             self.last_s = sec
@@ -263,12 +273,13 @@ class DirectRecorder:
                                  "codec": self.info.codec}
                 self.open_ms_max = max(self.open_ms_max, (time.perf_counter() - t0) * 1000)
             try:
+                # in place: the source calls its sinks before it publishes the packet (no copy, hub.MediaPacket)
                 if mp.keyframe:  # the muxer writes the previous fragment (the last GOP) to the file now
                     t0 = time.perf_counter()
-                    w.write(mp)
+                    w.write(mp, in_place=True)
                     self.flush_ms_max = max(self.flush_ms_max, (time.perf_counter() - t0) * 1000)
                 else:
-                    w.write(mp)
+                    w.write(mp, in_place=True)
             except Exception:
                 self._failed()
                 self._cut()

@@ -265,6 +265,8 @@ class LeanSender:
         self.history: list[tuple[int, bytes, bool, bytes] | None] = [None] * HISTORY
         self.packets = 0
         self.frames = 0
+        self.started_at: float | None = None  # time.monotonic(): aiortc starts this loop once DTLS is connected
+        self.first_sent_at: float | None = None  # … and the first frame's packets are on the wire
 
     # name-mangled state of RTCRtpSender that RTCP (sender reports, stats) reads
     def _set(self, name: str, value: Any) -> None:
@@ -275,6 +277,7 @@ class LeanSender:
 
     async def run_rtp(self, codec: RTCRtpCodecParameters) -> None:
         s = self.sender
+        self.started_at = time.monotonic()
         self._get("rtp_started").set()
         pt = codec.payloadType
         seq = random_sequence_number()
@@ -309,6 +312,8 @@ class LeanSender:
                     history[(seq + i) % HISTORY] = ((seq + i) & 0xFFFF, template, i == last, pl)
                     octets += len(pl)
                 seq = out.send(bytearray(template), payloads, seq, pt)
+                if self.first_sent_at is None:
+                    self.first_sent_at = time.monotonic()
                 n = len(payloads)
                 self.packets += n
                 self.frames += 1

@@ -143,7 +143,8 @@ def probe_sync(url: str, *, transport: str = "tcp", timeout_s: float = 5.0, meas
 
 class PacketSink(Protocol):
     """Fed in the source's demux thread (``RtspSource.add_sink``): :meth:`reset` at every (re)connect with the
-    stream's parameters and with None when a session ends, :meth:`write` with every packet. It must not block for
+    stream's parameters and with None when a session ends, :meth:`write` with every packet — before the hub sees
+    it, so a sink may re-time ``mp.packet`` to mux it without a copy (``hub.MediaPacket``). It must not block for
     long (the demux is waiting) and must not raise."""
 
     def reset(self, info: StreamInfo | None) -> None: ...
@@ -151,8 +152,9 @@ class PacketSink(Protocol):
 
 
 class RtspSource:
-    """Pulls one RTSP URL for a hub :class:`Stream`. Runs its blocking demux in a thread; packets and status go
-    to the event loop, and to the sinks (continuous recording) right in the demux thread. A stall (no packet for
+    """Pulls one RTSP URL for a hub :class:`Stream`. Runs its blocking demux in a thread: each packet goes to the
+    sinks (continuous recording) and into the stream's GOP cache and statistics right there, and to the event loop
+    only while someone there wants it (``Stream.ingest``); status changes go to the loop. A stall (no packet for
     ``stall_timeout_s``) is a disconnect; reconnects back off exponentially from ``backoff_min_s`` to
     ``backoff_max_s``."""
 
@@ -252,14 +254,16 @@ class RtspSource:
                 raise ProbeError("no_video", "the stream has no video track")
             self.connects += 1
             self._reset_sinks(info)
-            self._call(self.stream.set_info, info)
+            stream = self.stream
+            stream.clear_gop()  # here, not in set_info on the loop: this thread caches the new GOP from now on
+            self._call(stream.set_info, info, False)
             streams = [container.streams.video[0]]
             if container.streams.audio:
                 streams.append(container.streams.audio[0])
             # Per-stream constants looked up once: pkt.time_base builds a new Fraction and pkt.stream a lookup on
             # every access, and this loop runs per packet in every camera's thread (holding the GIL meanwhile).
             kinds = {st.index: (st.type, st.time_base or Fraction(1, 90000)) for st in streams}
-            stop, publish, call = self._stop, self.stream.publish, self._call
+            stop, ingest, deliver, call = self._stop, stream.ingest, stream.deliver, self._call
             for pkt in container.demux(streams):
                 if stop.is_set():
                     return got
@@ -273,9 +277,12 @@ class RtspSource:
                 if not got and kind == "video":
                     got = True
                     call(self._set_status, "online", {**info.public(), "transport": self.transport})
-                for sink in self.sinks:  # continuous recording: muxed here, not through the loop
+                for sink in self.sinks:  # continuous recording: muxed here, not through the loop; before ingest
                     sink.write(mp)
-                call(publish, mp)
+                # GOP cache and statistics here; the loop gets the packet only if someone there wants it (a
+                # recorded camera without viewers never wakes the loop: no handoff, no hub work per packet)
+                if ingest(mp):
+                    call(deliver, mp)
             return got
         except (av.error.ExitError, av.error.TimeoutError):  # FFmpeg's socket I/O timeout (the stall timeout)
             raise _Stall(f"no packet for {self.stall_timeout_s:g} s") from None

@@ -75,6 +75,11 @@ class PacketTrack(MediaStreamTrack):
         self.param_sets = avcc_to_annexb(info.extradata) if info else b""
         self.frames_sent = 0
         self.bytes_sent = 0
+        # time.monotonic() (one clock for every process on the machine) of the viewer's request reaching this
+        # process, of its answer, and of the first frame handed to the sender: the gateway's share of the first
+        # frame's delay (session statistics; the benchmark puts them next to the viewer's own times)
+        self.requested_at: float | None = None
+        self.answered_at: float | None = None
         self.first_sent_at: float | None = None
         self._base: int | None = None  # source dts (90 kHz) that maps to _out_origin
         self._out_origin = 0

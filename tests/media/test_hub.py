@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from fractions import Fraction
 
 import av
 
-from media_gateway.hub import MediaPacket, Reset, Stream, StreamInfo
+from media_gateway.hub import Handoff, MediaPacket, Reset, Stream, StreamInfo
+from tests.media.conftest import until
 
 INFO = StreamInfo(codec="h264", width=64, height=48, fps=25.0, time_base=Fraction(1, 90000))
 
@@ -113,3 +115,82 @@ async def test_stats() -> None:
     st = stream.stats()
     assert st["viewers"] == 1 and st["packets"] == 30 and st["codec"] == "h264"
     assert st["last_packet_at"] is not None and st["bitrate_kbps"] > 0
+
+
+async def test_threaded_source_keeps_the_gop_and_hands_over_only_what_the_loop_wants() -> None:
+    """A source thread ingests (GOP cache, statistics) and hands a packet to the loop only while a subscriber or a
+    keyframe waiter is there. Subscribers that join, leave and join again while the thread keeps going get the
+    cached GOP from its keyframe and then every later packet exactly once: no gap, no duplicate — also when an
+    earlier delivery is still queued in the handoff."""
+    loop = asyncio.get_running_loop()
+    handoff = Handoff.of(loop)
+    stream = Stream("s", lambda s: FakeSource())
+    stream.set_info(INFO)
+    delivered: list[int] = []
+    real_deliver = stream.deliver
+
+    def deliver(mp: MediaPacket) -> None:
+        delivered.append(mp.dts // 3600)
+        real_deliver(mp)
+
+    total = 6000
+    ingested = threading.Event()
+    go = threading.Event()
+
+    def source() -> None:
+        for i in range(total):
+            mp = packet(i)
+            if stream.ingest(mp):
+                handoff.put(deliver, mp)
+            if i == 300:
+                ingested.set()
+                go.wait(5)
+            if i % 50 == 0:
+                time.sleep(0.001)  # let the loop run: subscribers come and go while packets flow
+
+    th = threading.Thread(target=source)
+    th.start()
+    await asyncio.to_thread(ingested.wait, 5)
+    assert delivered == [] and not handoff.items  # nobody on the loop: nothing handed over
+    assert stream.gop[0].keyframe and stream.gop[0].dts == 300 * 3600 and stream.stats()["packets"] == 301
+    go.set()
+    subs = []
+    for _ in range(6):
+        sub = stream.subscribe("webrtc:x", maxsize=10**6)
+        subs.append(sub)
+        await asyncio.sleep(0.003)
+        if len(subs) % 2:
+            sub.close()  # the flag drops while deliveries may still be queued
+        await asyncio.sleep(0.002)
+    await asyncio.to_thread(th.join, 10)
+    last = subs[-1]
+    await until(lambda: any(isinstance(x, MediaPacket) and x.dts == (total - 1) * 3600 for x in last.queue), 5)
+    for sub in subs:
+        got = [x.dts // 3600 for x in sub.queue if isinstance(x, MediaPacket)]
+        assert got and got[0] % 10 == 0  # starts on a keyframe
+        assert got == list(range(got[0], got[0] + len(got)))  # every packet once, in order
+        if not sub.closed:
+            assert got[-1] == total - 1  # … up to the last one
+    assert len(delivered) < total  # packets before the first subscriber never went to the loop
+    assert stream.stats()["packets"] == total
+
+
+async def test_keyframe_waiter_is_served_by_a_threaded_source() -> None:
+    stream = Stream("s", lambda s: FakeSource())
+    handoff = Handoff.of(asyncio.get_running_loop())
+
+    def source() -> None:
+        for i in range(5, 25):
+            mp = packet(i)
+            if stream.ingest(mp):
+                handoff.put(stream.deliver, mp)
+            time.sleep(0.005)
+
+    waiting = asyncio.ensure_future(stream.wait_keyframe(5))
+    await asyncio.sleep(0)
+    assert stream.wanted  # a waiter: the source hands packets over
+    th = threading.Thread(target=source)
+    th.start()
+    assert await waiting and stream.gop[0].dts == 10 * 3600
+    await asyncio.to_thread(th.join)
+    assert not stream.wanted  # served: nobody left on the loop

@@ -18,7 +18,7 @@ import av
 import pytest
 
 from media_gateway import CameraOffline, MediaGateway, UnknownCamera, recording
-from media_gateway.hub import MediaPacket, StreamInfo
+from media_gateway.hub import Handoff, MediaPacket, StreamInfo
 from media_gateway.recording import apply_retention, segment_name
 from tests.media.conftest import decodes_cleanly, ffprobe, needs_gst, process_gone, until
 from tests.peers.rtsp_server import RtspServer, clip
@@ -99,6 +99,60 @@ async def test_snapshot_has_camera_resolution(rtsp: RtspServer, tmp_path: Path, 
         assert (s["width"], s["height"]) == (640, 360)
         with pytest.raises(UnknownCamera):
             await gw.snapshot("nope")
+    finally:
+        await gw.stop()
+
+
+async def test_recorded_camera_without_viewers(rtsp: RtspServer, tmp_path: Path, workers: int) -> None:
+    """A camera recorded continuously with nobody watching: its packets stay in the demux thread (GOP cache and
+    statistics there; the event loop gets none of them), yet a snapshot comes from the GOP cache, the statistics
+    count, an emergency recording starts with the cached GOP as pre-roll, and a subscriber joining later starts on
+    a keyframe and then gets every packet."""
+    segments: list[dict] = []
+
+    async def on_segment(seg: dict) -> None:
+        segments.append(seg)
+
+    gw = MediaGateway(tmp_path, on_segment=on_segment, segment_s=300, workers=workers)
+    await gw.start()
+    try:
+        await gw.configure_camera("c1", rtsp.url("cam1"), record_continuous=True)
+
+        async def packets() -> int:
+            await gw.refresh_stats()
+            return int(gw.stats("c1")["packets"])
+
+        deadline = time.monotonic() + 15
+        while await packets() < 60:
+            assert time.monotonic() < deadline, "the camera sent nothing"
+            await asyncio.sleep(0.2)
+        stream = None
+        if workers == 0:
+            stream = gw.local.cameras["c1"].stream
+            handoff = Handoff.of(asyncio.get_running_loop())
+            calls0, packets0 = handoff.calls, stream.packets
+            await asyncio.sleep(1.0)
+            assert stream.packets - packets0 >= 20  # 25 fps, counted in the demux thread …
+            assert handoff.calls - calls0 == 0 and not stream.wanted  # … and none of them went to the loop
+        st = gw.stats("c1")
+        assert st["fps"] > 15 and st["bitrate_kbps"] > 0 and st["gop_packets"] > 0 and st["subscribers"] == 0
+        assert (await gw.snapshot("c1"))[:3] == b"\xff\xd8\xff"
+        if stream is not None:
+            assert not stream.wanted  # served from the cache: nobody had to wait on the loop for a keyframe
+        requested = datetime.now(UTC)
+        rid = await gw.start_recording("c1", duration_s=2)
+        await until(lambda: any(s["emergency"] for s in segments), 20)
+        seg = next(s for s in segments if s["emergency"])
+        assert seg["recording_id"] == rid and seg["start"] <= requested  # the cached GOP is its pre-roll
+        assert seg["frames"] >= 2 * 25 and decodes_cleanly(seg["path"])
+        if stream is not None:
+            await until(lambda: not stream.wanted, 5)  # the recorder is gone: back to the demux thread only
+            await asyncio.sleep(0.3)  # mid-GOP
+            sub = stream.subscribe("webrtc:late", maxsize=1000)
+            await until(lambda: sum(isinstance(x, MediaPacket) for x in sub.queue) >= 40, 10)
+            got = [x for x in sub.queue if isinstance(x, MediaPacket)]
+            assert got[0].keyframe and [x.seq for x in got] == list(range(got[0].seq, got[0].seq + len(got)))
+            sub.close()
     finally:
         await gw.stop()
 
