@@ -14,8 +14,9 @@ import math
 from typing import Any
 
 import shapely.geometry
-from sqlalchemy import BigInteger, Integer, and_, case, cast, func, select, text
+from sqlalchemy import BigInteger, Integer, and_, case, cast, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core.api import dumps
@@ -170,6 +171,11 @@ async def delete_source(svc: Services, actor: AnyActor, sid: int) -> None:
             raise not_found("monitoring source", sid)
         payload = {"id": sid, "code": src.code, "name": src.name}
         await uow.session.delete(src)
+        await uow.session.flush()
+        # Readings have no foreign key (models.Reading): deleted here, after the source row, so that a batch
+        # that committed while this waited for the row's lock is deleted too. A long series is a long DELETE:
+        # waited for off the event loop.
+        await uow.session.execute(delete(Reading).where(Reading.source_id == sid).execution_options(off_loop=True))
         uow.emit("monitoring_source.deleted", subject_type="monitoring_source", subject_id=sid, payload=payload,
                  audience=MONITORING_AUDIENCE)
 
@@ -312,7 +318,7 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
     only for the insert, the metric-state upsert, any warnings opened and the event/audit records. The
     rules see the batch merged with the stored readings exactly as the insert stores them; opening a warning
     stays idempotent under the write lock (``open_key``)."""
-    from ..warnings.engine import find_hits, open_hits
+    from ..warnings.engine import find_hits
 
     now = now or dt.datetime.now(dt.UTC)
     ids = {r.get("source_id") for r in raw_rows if isinstance(r, dict) and isinstance(r.get("source_id"), int)
@@ -327,21 +333,43 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
             raise ApiError(422, "no_valid_readings", "no reading in the batch is valid",
                            {"errors": errors[:1000], "rejected": len(errors)})
         hits = await find_hits(s, sources, good, stored=False)
-    async with svc.write(actor) as uow:
-        inserted = await store_readings(uow.session, good)
-        opened = await open_hits(uow, hits, now=now)
-        t0 = min(r["at"] for r in good)
-        t1 = max(r["at"] for r in good)
-        uow.emit("monitoring.readings_ingested", subject_type="monitoring", audit=False,
-                 payload={"accepted": len(good), "inserted": inserted, "rejected": len(errors),
-                          "sources": sorted({r["source_id"] for r in good})[:100],
-                          "metrics": sorted({r["metric"] for r in good}), "from": t0.isoformat(),
-                          "to": t1.isoformat(), "warnings_opened": opened},
-                 audience=MONITORING_AUDIENCE)
-        uow.audit("monitoring.readings_ingested", target_type="monitoring",
-                  detail={"accepted": len(good), "inserted": inserted, "rejected": len(errors)})
+    try:
+        async with svc.write(actor) as uow:
+            inserted, opened = await _store_and_open(uow, good, hits, errors, now)
+    except IntegrityError:
+        # The metric state's key references the source: a source deleted after validation fails the batch.
+        gone = await _missing_sources(svc, {r["source_id"] for r in good})
+        if not gone:
+            raise
+        raise conflict("source_deleted", f"monitoring source(s) {gone} were deleted while the batch was stored; "
+                                         "nothing was stored") from None
     return {"received": len(raw_rows), "accepted": len(good), "inserted": inserted,
             "duplicates": len(good) - inserted, "rejected": errors[:1000], "warnings_opened": opened}
+
+
+async def _missing_sources(svc: Services, ids: set[int]) -> list[int]:
+    async with svc.db.read() as s:
+        found = set((await s.scalars(select(MonitoringSource.id).where(MonitoringSource.id.in_(ids)))).all())
+    return sorted(ids - found)
+
+
+async def _store_and_open(uow: UnitOfWork, good: list[dict[str, Any]], hits: list[Any],
+                          errors: list[dict[str, Any]], now: dt.datetime) -> tuple[int, list[int]]:
+    from ..warnings.engine import open_hits
+
+    inserted = await store_readings(uow.session, good)
+    opened = await open_hits(uow, hits, now=now)
+    t0 = min(r["at"] for r in good)
+    t1 = max(r["at"] for r in good)
+    uow.emit("monitoring.readings_ingested", subject_type="monitoring", audit=False,
+             payload={"accepted": len(good), "inserted": inserted, "rejected": len(errors),
+                      "sources": sorted({r["source_id"] for r in good})[:100],
+                      "metrics": sorted({r["metric"] for r in good}), "from": t0.isoformat(),
+                      "to": t1.isoformat(), "warnings_opened": opened},
+             audience=MONITORING_AUDIENCE)
+    uow.audit("monitoring.readings_ingested", target_type="monitoring",
+              detail={"accepted": len(good), "inserted": inserted, "rejected": len(errors)})
+    return inserted, opened
 
 
 # --- series ------------------------------------------------------------------------------------------

@@ -7,6 +7,11 @@ import math
 import random
 from typing import Any
 
+import pytest
+from sqlalchemy import func, select
+
+from command_server.core.services import services
+from command_server.monitoring.models import Reading
 from tests.conftest import Api, AuthedApi
 
 T0 = dt.datetime(2026, 3, 10, 0, 0, tzinfo=dt.UTC)
@@ -220,3 +225,44 @@ async def test_ingest_with_api_key(api: Api) -> None:
     r = await api.client.post("/api/v1/monitoring/readings", headers={"X-API-Key": "ecs_" + "x" * 43},
                               json={"readings": [row(src["id"], "pH", T0, 7.1)]})
     assert r.status == 401
+
+
+async def _stored(api: Api, source_id: int) -> int:
+    async with services(api.app).db.read() as s:
+        return await s.scalar(select(func.count()).select_from(Reading).where(Reading.source_id == source_id)) or 0
+
+
+async def test_deleting_a_source_deletes_its_readings(api: Api) -> None:
+    """Readings have no per-row foreign key (monitoring/models.py): the source's deletion removes them."""
+    admin = await api.as_user("admin")
+    gone = await make_source(admin, "stations", "water_station", "待撤站")
+    kept = await make_source(admin, "stations", "water_station", "保留站")
+    rows = [row(x["id"], "pH", T0 + dt.timedelta(minutes=k), 7.0) for x in (gone, kept) for k in range(30)]
+    assert (await ingest(admin, rows))[0] == 200
+    assert await _stored(api, gone["id"]) == await _stored(api, kept["id"]) == 30
+    r = await admin.delete(f"/api/v1/monitoring/sources/{gone['id']}")
+    assert r.status == 204
+    assert await _stored(api, gone["id"]) == 0 and await _stored(api, kept["id"]) == 30
+    status, body = await ingest(admin, rows[:5])
+    assert status == 422 and "unknown source" in body["error"]["details"]["errors"][0]["error"]
+
+
+async def test_batch_for_a_source_deleted_meanwhile_stores_nothing(api: Api, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    """The source is deleted after the batch was validated, before it is written: the metric state's foreign
+    key fails the whole batch (409), and no reading of it is left behind."""
+    from command_server.warnings import engine
+
+    admin = await api.as_user("admin")
+    src = await make_source(admin, "stations", "water_station", "撤销中站")
+    find_hits = engine.find_hits
+
+    async def delete_first(*args: object, **kw: object) -> object:
+        r = await admin.delete(f"/api/v1/monitoring/sources/{src['id']}")
+        assert r.status == 204
+        return await find_hits(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "find_hits", delete_first)
+    status, body = await ingest(admin, [row(src["id"], "pH", T0 + dt.timedelta(minutes=k), 7.0) for k in range(20)])
+    assert status == 409 and body["error"]["code"] == "source_deleted", body
+    assert await _stored(api, src["id"]) == 0
