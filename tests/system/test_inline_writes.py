@@ -80,3 +80,61 @@ async def test_commit_is_waited_for_in_the_write_thread(pg_db: Database, monkeyp
         await s.execute(text("SELECT 1"))
     assert threads and all(t.startswith("pg-write") for t in threads), threads
     assert threading.current_thread().name not in threads
+
+
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_next_write_runs_while_a_commit_is_in_flight(pg_db: Database, monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """The write lock is let go before the commit is confirmed (``Database.write``): a write queued behind a
+    slow commit runs meanwhile; a write that records events waits for the in-flight ordered commit before
+    taking the ordering lock, so event ids still follow commit order."""
+    import time
+
+    import psycopg
+    from sqlalchemy import select
+
+    from command_server.core.events import Event
+    from command_server.core.migrate import upgrade
+    from command_server.core.security import SystemActor
+    from command_server.core.uow import Writer
+
+    await upgrade(pg_db.engine)
+    slow: set[int] = set()
+    committed: dict[str, float] = {}
+    real = psycopg.Connection.commit
+
+    def commit(self: psycopg.Connection) -> None:  # type: ignore[type-arg]
+        if id(self) in slow:
+            time.sleep(0.4)  # a WAL flush behind a checkpoint's I/O
+        real(self)
+
+    monkeypatch.setattr(psycopg.Connection, "commit", commit)
+    writer = Writer(pg_db, lambda _id: None)
+    actor = SystemActor(username="test")
+    t0 = time.monotonic()
+
+    async def first() -> None:
+        async with writer(actor) as uow:
+            uow.emit("test.first", audit=False)
+            raw = await uow.session.connection()
+            slow.add(id((await raw.get_raw_connection()).driver_connection))
+        committed["first"] = time.monotonic() - t0
+
+    async def plain() -> None:
+        async with pg_db.write() as s:
+            await s.execute(text("SELECT 1"))
+        committed["plain"] = time.monotonic() - t0
+
+    async def ordered() -> None:
+        async with writer(actor) as uow:
+            uow.emit("test.second", audit=False)
+        committed["ordered"] = time.monotonic() - t0
+
+    a = asyncio.create_task(first())
+    await asyncio.sleep(0.1)  # first is now waiting for its commit
+    await asyncio.gather(plain(), ordered(), a)
+    assert committed["plain"] < 0.3 < committed["first"], committed  # not held up by the slow commit
+    assert committed["ordered"] >= committed["first"], committed
+    async with pg_db.read() as s:
+        types = (await s.scalars(select(Event.type).order_by(Event.id))).all()
+    assert list(types)[-2:] == ["test.first", "test.second"]
