@@ -67,8 +67,8 @@ _APPS: weakref.WeakKeyDictionary[AsyncEngine, web.Application] = weakref.WeakKey
 
 def register_app(app: web.Application) -> None:
     db = services(app).db
-    _APPS[db.engine] = app
-    _APPS[db.write_engine] = app
+    for engine in (db.engine, db.read_engine, db.write_engine):
+        _APPS[engine] = app
 
 
 # --- output -------------------------------------------------------------------------------------------------
@@ -310,18 +310,24 @@ async def create_alarm_in(uow: UnitOfWork, data: AlarmIn, *, source_warning_id: 
 async def intake(svc: Services, actor: AnyActor, data: AlarmIn) -> tuple[dict[str, Any], bool]:
     """The REST intake: the alarm with its duplicate suggestions, and whether it was new.
 
-    Validation, routing and the duplicate search read on their own sessions; the write transaction (and, on
-    SQLite, the process's one write lock) only inserts the row and its event/audit records."""
+    Validation, routing and the duplicate search read on one session *before* the write transaction (and, on
+    SQLite, the process's one write lock), which only inserts the row and its event/audit records. The
+    duplicates are searched before the insert, not after: the same answer (the new alarm is not its own
+    duplicate) with one read session fewer — each is a round trip and an event-loop turn, and the read
+    sessions were most of the intake's tail under load (docs/performance.md, seventh round). An alarm
+    committed by another request in between is not suggested here; ``GET /alarms/{id}/duplicates`` finds it."""
     async with svc.db.read() as s:
         a, existing = await prepare_alarm(s, data, actor)
+        dups = await duplicates_of(s, a) if a is not None else None
     if a is None:
         assert existing is not None
-        alarm, created = existing, False
-    else:
-        async with svc.write(actor) as uow:
-            alarm, created = await insert_alarm(uow, a, recheck_external=True)
-    async with svc.db.read() as s:
-        dups = await duplicates_of(s, alarm)
+        async with svc.db.read() as s:
+            return alarm_out(existing, actor, duplicates=await duplicates_of(s, existing)), False
+    async with svc.write(actor) as uow:
+        alarm, created = await insert_alarm(uow, a, recheck_external=True)
+    if not created:  # SQLite: the same external id was stored by another request meanwhile
+        async with svc.db.read() as s:
+            dups = await duplicates_of(s, alarm)
     return alarm_out(alarm, actor, duplicates=dups), created
 
 
@@ -330,7 +336,8 @@ async def intake(svc: Services, actor: AnyActor, data: AlarmIn) -> tuple[dict[st
 
 async def duplicates_of(session: AsyncSession, a: Alarm, *, radius_m: float = settings.DUPLICATE_RADIUS_M,
                         window: dt.timedelta = settings.DUPLICATE_WINDOW) -> list[dict[str, Any]]:
-    """Open alarms of the same type within ``radius_m`` (geodesic) and ``window`` of this one, nearest first.
+    """Open alarms of the same type within ``radius_m`` (geodesic) and ``window`` of this one, nearest first
+    (``a`` may be an alarm about to be stored).
 
     The database narrows by type, status, time and a lon/lat box a little larger than the circle; the exact
     geodesic distance decides.
@@ -340,7 +347,8 @@ async def duplicates_of(session: AsyncSession, a: Alarm, *, radius_m: float = se
     dlat = radius_m / 110_000.0 * 1.05
     dlon = dlat / max(np.cos(np.radians(a.lat)), 0.01)
     rows = (await session.scalars(
-        select(Alarm).where(Alarm.event_type == a.event_type, Alarm.status == "open", Alarm.id != a.id,
+        select(Alarm).where(Alarm.event_type == a.event_type, Alarm.status == "open",
+                            *([Alarm.id != a.id] if a.id is not None else []),  # not stored yet: no self
                             Alarm.event_at >= a.event_at - window, Alarm.event_at <= a.event_at + window,
                             Alarm.lat.between(a.lat - dlat, a.lat + dlat),
                             Alarm.lon.between(a.lon - dlon, a.lon + dlon))

@@ -14,14 +14,16 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 from .inline_db import inline_connect_args, inline_url, mark_inline
@@ -63,6 +65,27 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC)
 
 
+class ReadOnlySessionError(RuntimeError):
+    pass
+
+
+class ReadSession(Session):
+    """A session from ``Database.read``: it must not write. Read sessions are never committed, and on
+    PostgreSQL each statement commits by itself (AUTOCOMMIT), so a write here would be half-applied and
+    outside the event log; both ORM flushes and Core INSERT/UPDATE/DELETE are refused."""
+
+
+@event.listens_for(ReadSession, "before_flush")
+def _refuse_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    raise ReadOnlySessionError("a read session cannot write; use the unit of work (services.write)")
+
+
+@event.listens_for(ReadSession, "do_orm_execute")
+def _refuse_dml(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlySessionError("a read session cannot write; use the unit of work (services.write)")
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -87,13 +110,22 @@ class Database:
         else:
             self._checkpointer = None
             self.engine = create_async_engine(
-                url, echo=echo, pool_size=20, max_overflow=20, pool_pre_ping=True,
+                url, echo=echo, pool_size=20, max_overflow=20,
                 connect_args={"server_settings": {"search_path": schema}} if schema else {})
             self.write_engine = create_async_engine(
                 inline_url(url), echo=echo, connect_args=inline_connect_args(False, schema), pool_size=2,
-                max_overflow=4, pool_pre_ping=True)
+                max_overflow=4)
             mark_inline(self.write_engine)
-        self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            ping_when_idle(self.engine)
+            ping_when_idle(self.write_engine)
+        # PostgreSQL read sessions run each statement in its own implicit transaction (AUTOCOMMIT): under READ
+        # COMMITTED every statement takes a fresh snapshot anyway, so what a read sees is unchanged, and asyncpg
+        # no longer sends BEGIN before the first statement and ROLLBACK at close — two round trips, each an
+        # event-loop turn, per read session (docs/performance.md, API latency, seventh round). The pool is
+        # shared; other users of ``engine`` (migrations, the startup lock) keep their transactions.
+        self.read_engine = (self.engine if self.is_sqlite
+                            else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, sync_session_class=ReadSession)
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         # One write transaction per process at a time (SQLite allows one writer anyway); the lock queues the
         # rest without blocking the loop.
@@ -184,6 +216,43 @@ class Database:
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
         await self.engine.dispose()
+
+
+IDLE_PING_S = 5.0
+
+
+def ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled PostgreSQL connection before use only if it sat idle for ``IDLE_PING_S``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on *every* checkout: on asyncpg that is one more round trip and one
+    more event-loop turn per read session — under load about a third of a write request's time in its read
+    sessions, and most of its tail (bench/api_latency.py, docs/performance.md, seventh round). A connection
+    used seconds ago is as alive as a ping would show; one idle longer (the server may have restarted, a
+    firewall may have dropped it) is pinged, and a dead one makes the pool reconnect, as with pre-ping. A
+    server restart under load still fails the requests whose connections it cut mid-use; the pool then
+    invalidates the others (SQLAlchemy's disconnect handling)."""
+    sync = engine.sync_engine
+    dialect = sync.dialect
+
+    @event.listens_for(sync, "checkin")
+    def _used(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(sync, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_LAST_USED)
+        if last is None or time.monotonic() - last < IDLE_PING_S:
+            return  # fresh, or in use moments ago
+        try:
+            dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            if dialect.is_disconnect(exc, dbapi_conn, None):
+                raise InvalidatePoolError() from exc  # the pool reconnects this one and retires the rest
+            raise
+
+
+_LAST_USED = "ecs_last_used"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
