@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, literal_column, not_, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth.models import User
@@ -129,11 +129,14 @@ async def find_hits(s: AsyncSession, sources: dict[int, MonitoringSource], rows:
         return []
     keys = [open_key(rule.id, src.id) for rule, src, _ in candidates]
     already = set((await s.scalars(select(WarningRecord.open_key).where(WarningRecord.open_key.in_(keys)))).all())
+    todo = [(rule, src, sorted(pair_rows, key=lambda r: r["at"])) for rule, src, pair_rows in candidates
+            if open_key(rule.id, src.id) not in already]
+    asks = [series_ask(rule, src.id, rows) for rule, src, rows in todo]
+    fetched = iter(await fetch_series(s, [a for a in asks if a is not None]))
     hits: list[tuple[WarningRule, MonitoringSource, Hit]] = []
-    for rule, src, pair_rows in candidates:
-        if open_key(rule.id, src.id) in already:
-            continue
-        hit = await evaluate(s, rule, src.id, sorted(pair_rows, key=lambda r: r["at"]), stored=stored)
+    for (rule, src, rows), ask in zip(todo, asks, strict=True):
+        seq = None if ask is None else with_pending(next(fetched), None if stored else rows)
+        hit = evaluate_on(rule, rows, seq)
         if hit is not None:
             hits.append((rule, src, hit))
     return hits
@@ -151,47 +154,112 @@ async def open_hits(uow: UnitOfWork, hits: list[tuple[WarningRule, MonitoringSou
     return opened
 
 
-async def _series(s: AsyncSession, sid: int, metric: str, t0: dt.datetime, t1: dt.datetime, *,
-                  before: int = 0, before_t: dt.datetime | None = None,
-                  pending: list[dict[str, Any]] | None = None) -> list[tuple[dt.datetime, float]]:
-    """Stored readings in [t0, t1] preceded by the ``before`` readings earlier than ``before_t`` (default t0).
-    ``pending``: readings about to be stored (all at or after t0), merged in as the insert would store them."""
-    cond = and_(Reading.source_id == sid, Reading.metric == metric)
-    prev: list[tuple[dt.datetime, float]] = []
-    if before:
-        prev = [(a, v) for a, v in (await s.execute(
-            select(Reading.at, Reading.value).where(cond, Reading.at < (before_t or t0))
-            .order_by(Reading.at.desc()).limit(before))).all()][::-1]
-    window = [(a, v) for a, v in (await s.execute(
-        select(Reading.at, Reading.value).where(cond, Reading.at >= (before_t or t0), Reading.at <= t1)
-        .order_by(Reading.at))).all()]
-    if pending:
-        have = {a for a, _ in window}
-        window += [(r["at"], r["value"]) for r in pending if r["at"] not in have]
-        window.sort(key=lambda x: x[0])
-    return prev + window
+@dataclass(frozen=True)
+class SeriesAsk:
+    """The stored readings a rule needs around a batch: those in [t0, t1] (from ``before_t`` when given)
+    preceded by the ``before`` readings earlier than ``before_t`` (default t0).
+
+    ``runs_of`` (op, threshold): the readings in [before_t, t0) only matter through the breach run they leave
+    open at t0, so only its boundaries are fetched — the last reading that does not breach and the first
+    breaching one after it. A "sustained 60 minutes" rule over a monitor reporting every second otherwise
+    read 3,600 rows per batch into Python (about half a readings batch's CPU; docs/performance.md, API
+    latency, seventh round)."""
+    sid: int
+    metric: str
+    t0: dt.datetime
+    t1: dt.datetime
+    before: int
+    before_t: dt.datetime | None = None
+    runs_of: tuple[str, float] | None = None
 
 
-async def evaluate(s: AsyncSession, rule: WarningRule, sid: int, rows: list[dict[str, Any]], *,
-                   stored: bool = True) -> Hit | None:
-    """The first reading of this batch at which the rule fires, or None. ``rows`` are sorted by time;
-    ``stored=False``: they are not in the database yet."""
+def series_ask(rule: WarningRule, sid: int, rows: list[dict[str, Any]]) -> SeriesAsk | None:
+    """What ``evaluate_on`` needs from the store for this rule and batch (sorted by time); None: nothing."""
+    if not rows or rule.op is None or rule.threshold is None:
+        return None
+    t0, t1 = rows[0]["at"], rows[-1]["at"]
+    if rule.kind == "sustained" and rule.sustain_count:
+        return SeriesAsk(sid, rule.metric, t0, t1, before=rule.sustain_count - 1)
+    if rule.kind == "sustained" and rule.sustain_minutes:
+        return SeriesAsk(sid, rule.metric, t0, t1, before=1,
+                         before_t=t0 - dt.timedelta(minutes=rule.sustain_minutes),
+                         runs_of=(rule.op, float(rule.threshold)))
+    if rule.kind == "rate":
+        return SeriesAsk(sid, rule.metric, t0, t1, before=1)
+    return None
+
+
+SERIES_PER_QUERY = 40  # asks answered by one UNION ALL statement
+
+
+async def fetch_series(s: AsyncSession, asks: list[SeriesAsk]) -> list[list[tuple[dt.datetime, float]]]:
+    """The stored readings of every ask, oldest first (for a ``runs_of`` ask: the run boundaries before t0,
+    then the readings from t0) — one statement for up to ``SERIES_PER_QUERY`` asks instead of two per ask:
+    each statement is a round trip (on PostgreSQL an event-loop turn), and a water station's batch asks for
+    two series (docs/performance.md, API latency, seventh round)."""
+    out: list[list[tuple[dt.datetime, float]]] = [[] for _ in asks]
+    for lo in range(0, len(asks), SERIES_PER_QUERY):
+        parts = []
+        for k, ask in enumerate(asks[lo:lo + SERIES_PER_QUERY], start=lo):
+            cond = and_(Reading.source_id == ask.sid, Reading.metric == ask.metric)
+            start = ask.before_t or ask.t0
+            tag = literal_column(str(k)).label("k")
+            if ask.before:
+                parts.append(select(tag, Reading.at, Reading.value)
+                             .where(cond, Reading.at < start).order_by(Reading.at.desc()).limit(ask.before)
+                             .subquery().select())
+            if ask.runs_of is None:
+                parts.append(select(tag, Reading.at, Reading.value)
+                             .where(cond, Reading.at >= start, Reading.at <= ask.t1))
+                continue
+            breach = OPS[ask.runs_of[0]](Reading.value, ask.runs_of[1])  # on a column: SQL
+            before_batch = and_(cond, Reading.at >= start, Reading.at < ask.t0)
+            last_ok = (select(Reading.at).where(before_batch, not_(breach)).order_by(Reading.at.desc()).limit(1)
+                       .scalar_subquery())
+            parts.append(select(tag, Reading.at, Reading.value).where(before_batch, not_(breach))
+                         .order_by(Reading.at.desc()).limit(1).subquery().select())
+            parts.append(select(tag, Reading.at, Reading.value)
+                         .where(before_batch, breach, or_(last_ok.is_(None), Reading.at > last_ok))
+                         .order_by(Reading.at).limit(1).subquery().select())
+            parts.append(select(tag, Reading.at, Reading.value)
+                         .where(cond, Reading.at >= ask.t0, Reading.at <= ask.t1))
+        for k, at, value in (await s.execute(union_all(*parts) if len(parts) > 1 else parts[0])).all():
+            out[k].append((at, value))
+    for seq in out:
+        seq.sort(key=lambda x: x[0])
+    return out
+
+
+def with_pending(stored: list[tuple[dt.datetime, float]], pending: list[dict[str, Any]] | None
+                 ) -> list[tuple[dt.datetime, float]]:
+    """``stored`` merged with readings about to be stored, as the insert will store them (a stored reading at
+    the same instant wins)."""
+    if not pending:
+        return stored
+    have = {a for a, _ in stored}
+    return sorted(stored + [(r["at"], r["value"]) for r in pending if r["at"] not in have], key=lambda x: x[0])
+
+
+def evaluate_on(rule: WarningRule, rows: list[dict[str, Any]], seq: list[tuple[dt.datetime, float]] | None
+                ) -> Hit | None:
+    """The rule against the batch (``rows``, sorted) and the series ``series_ask`` asked for (batch merged in)."""
     if not rows or rule.op is None or rule.threshold is None:
         return None
     breach = OPS[rule.op]
     thr = float(rule.threshold)
-    t0, t1 = rows[0]["at"], rows[-1]["at"]
-    pending = None if stored else rows
+    t0 = rows[0]["at"]
     if rule.kind == "threshold":
         for r in rows:
             if breach(r["value"], thr):
                 return Hit(r["value"], r["at"])
         return None
+    if seq is None:
+        return None
     if rule.kind == "sustained" and rule.sustain_count:
         n = rule.sustain_count
         run = 0
         start: dt.datetime | None = None
-        for at, v in await _series(s, sid, rule.metric, t0, t1, before=n - 1, pending=pending):
+        for at, v in seq:
             if breach(v, thr):
                 run += 1
                 start = start or at
@@ -203,8 +271,7 @@ async def evaluate(s: AsyncSession, rule: WarningRule, sid: int, rows: list[dict
     if rule.kind == "sustained" and rule.sustain_minutes:
         span = dt.timedelta(minutes=rule.sustain_minutes)
         start = None
-        for at, v in await _series(s, sid, rule.metric, t0, t1, before=1, before_t=t0 - span,
-                                     pending=pending):
+        for at, v in seq:
             if breach(v, thr):
                 start = start or at
                 if at >= t0 and at - start >= span:
@@ -215,7 +282,6 @@ async def evaluate(s: AsyncSession, rule: WarningRule, sid: int, rows: list[dict
         return None
     if rule.kind == "rate":
         unit_s = 60.0 if rule.rate_per == "minute" else 3600.0
-        seq = await _series(s, sid, rule.metric, t0, t1, before=1, pending=pending)
         for (a0, v0), (a1, v1) in itertools.pairwise(seq):
             if a1 < t0:
                 continue

@@ -183,6 +183,67 @@ async def test_rate_of_change(env: dict[str, Any]) -> None:
     assert d["title"].endswith("pH值突变") and d["level"] == "yellow"
 
 
+async def test_one_batch_many_rules_and_sources(api: Api, env: dict[str, Any]) -> None:
+    """A batch for two sources under three history-reading rules: the rules' stored series are fetched
+    together (``fetch_series``), and each rule still sees only its own source's and metric's readings."""
+    admin, sid = env["admin"], env["sid"]
+    other = (await make_source(admin, "stations", "water_station", "青溪河二号水质站", lon=121.46, lat=31.2))["id"]
+    await make_rule(admin, scope_kind="water_station", kind="sustained", op=">", threshold=1.0, sustain_count=3)
+    await make_rule(admin, scope_kind="water_station", metric="pH", kind="rate", op=">", threshold=6.0,
+                    rate_per="hour", level="yellow")
+    await make_rule(admin, scope_source_id=other, metric="DO", kind="sustained", op="<", threshold=5.0,
+                    sustain_minutes=30)
+    # history: sid has two NH3-N breaches in a row; other has one, then a normal value; pH rises slowly on both
+    history = [row(sid, "NH3-N", T0 + minutes(m), 1.5) for m in (0, 10)]
+    history += [row(other, "NH3-N", T0, 1.5), row(other, "NH3-N", T0 + minutes(10), 0.5)]
+    history += [row(x, "pH", T0 + minutes(10), 7.0) for x in (sid, other)]
+    history += [row(other, "DO", T0 + minutes(m), 4.0) for m in (0, 10)]
+    _, body = await ingest(admin, history)
+    assert body["warnings_opened"] == []
+    # the batch: a third NH3-N breach on both (fires for sid only), pH +1.2 in 10 min on other only (7.2/h),
+    # DO still low on other at 00:30 (30 minutes since 00:00: fires)
+    _, body = await ingest(admin, [row(sid, "NH3-N", T0 + minutes(20), 1.6), row(other, "NH3-N", T0 + minutes(20), 1.6),
+                                   row(sid, "pH", T0 + minutes(20), 7.1), row(other, "pH", T0 + minutes(20), 8.2),
+                                   row(other, "DO", T0 + minutes(30), 4.5)])
+    fired = {(w["source_id"], w["kind"], w["metric"]) for w in await warnings_of(admin)}
+    assert fired == {(sid, "sustained", "NH3-N"), (other, "rate", "pH"), (other, "sustained", "DO")}
+    assert len(body["warnings_opened"]) == 3
+
+
+async def test_sustained_minutes_on_a_dense_series_matches_a_reference(api: Api, env: dict[str, Any]) -> None:
+    """Only the breach run's boundaries before a batch are read for a sustained-minutes rule (``runs_of``);
+    on random one-minute series the first warning still opens exactly where a plain reading of the whole
+    history says the breach has lasted the span."""
+    import random
+
+    admin = env["admin"]
+    await make_rule(admin, scope_kind="water_station", metric="DO", kind="sustained", op="<", threshold=5.0,
+                    sustain_minutes=20)
+    for seed in range(4):
+        rnd = random.Random(seed)
+        sid = (await make_source(admin, "stations", "water_station", f"密集站{seed}", lon=121.4 + seed / 50))["id"]
+        values, v = [], 6.0
+        for _ in range(7 * 30):
+            if rnd.random() < 0.08:
+                v = 4.0 if v >= 5 else 6.0  # runs of breaches and of normal values, mostly 5–25 minutes long
+            values.append(v + rnd.uniform(-0.5, 0.4))
+        expected = None
+        start = None
+        for i, x in enumerate(values):
+            start = (start if start is not None else i) if x < 5.0 else None
+            if start is not None and i - start >= 20:
+                expected = i // 7  # the batch holding the first reading at which the run has lasted 20 min
+                break
+        opened_at = None
+        for b in range(30):
+            batch = [row(sid, "DO", T0 + minutes(7 * b + j), values[7 * b + j]) for j in range(7)]
+            _, body = await ingest(admin, batch)
+            if body["warnings_opened"]:
+                opened_at = b
+                break
+        assert opened_at == expected, (seed, opened_at, expected)
+
+
 async def test_missing_data_by_checker(api: Api, env: dict[str, Any]) -> None:
     admin, sid = env["admin"], env["sid"]
     svc = api.app[SERVICES]
