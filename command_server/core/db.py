@@ -125,7 +125,8 @@ class Database:
         # shared; other users of ``engine`` (migrations, the startup lock) keep their transactions.
         self.read_engine = (self.engine if self.is_sqlite
                             else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
-        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False, sync_session_class=ReadSession)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False,
+                                                sync_session_class=ReadSession)
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         # One write transaction per process at a time (SQLite allows one writer anyway); the lock queues the
         # rest without blocking the loop.

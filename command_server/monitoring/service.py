@@ -194,38 +194,51 @@ def _parse_at(v: Any) -> dt.datetime:
     return t.astimezone(dt.UTC)
 
 
+READING_FIELDS = frozenset(("source_id", "metric", "at", "value"))
+
+
 def validate_rows(rows: list[dict[str, Any]], sources: dict[int, MonitoringSource], now: dt.datetime
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split the batch into clean rows (source_id, metric, at, value) and per-row errors."""
+    """Split the batch into clean rows (source_id, metric, at, value) and per-row errors.
+
+    The per-row loop runs on the event loop for every row of every batch, so what can be looked up once is:
+    the sources' metric sets (not the ORM attribute per row) and each distinct time string (a batch repeats
+    the same instants across metrics)."""
     good: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     latest_ok = now + FUTURE_SLACK
     seen: set[tuple[int, str, dt.datetime]] = set()
+    reported = {sid: (src.active, frozenset(src.metrics), src.metrics) for sid, src in sources.items()}
+    stamps: dict[Any, dt.datetime] = {}
     for i, row in enumerate(rows):
         sid = row.get("source_id") if isinstance(row, dict) else None
         metric = row.get("metric") if isinstance(row, dict) else None
         try:
             if not isinstance(row, dict):
                 raise ValueError("a reading must be an object {source_id, metric, at, value}")
-            extra = set(row) - {"source_id", "metric", "at", "value"}
-            if extra:
-                raise ValueError(f"unexpected field(s) {sorted(extra)}")
+            if not READING_FIELDS.issuperset(row):
+                raise ValueError(f"unexpected field(s) {sorted(set(row) - READING_FIELDS)}")
             if not isinstance(sid, int) or isinstance(sid, bool):
                 raise ValueError("source_id must be an integer")
-            src = sources.get(sid)
+            src = reported.get(sid)
             if src is None:
                 raise ValueError(f"unknown source {sid}")
-            if not src.active:
+            active, metrics, listed = src
+            if not active:
                 raise ValueError(f"source {sid} is inactive")
-            if not isinstance(metric, str) or metric not in src.metrics:
-                raise ValueError(f"metric {metric!r} is not reported by source {sid} (it reports {src.metrics})")
+            if not isinstance(metric, str) or metric not in metrics:
+                raise ValueError(f"metric {metric!r} is not reported by source {sid} (it reports {listed})")
             value = row.get("value")
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ValueError("value must be a number")
             value = float(value)
             if not math.isfinite(value):
                 raise ValueError("value must be a finite number (NaN and infinity are refused)")
-            at = _parse_at(row.get("at"))
+            raw_at = row.get("at")
+            at = stamps.get(raw_at) if isinstance(raw_at, str) else None
+            if at is None:
+                at = _parse_at(raw_at)
+                stamps[raw_at] = at
             if at > latest_ok:
                 raise ValueError("at lies in the future")
             key = (sid, metric, at)
