@@ -761,6 +761,9 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
         "clients": args.clients, "think_ms": args.think_ms,
         "client_processes": procs, "warmup_s": args.warmup, "duration_s": d,
         "server_cpu_pct": round(100.0 * server_cpu / d, 1) if server_cpu is not None else None,
+        # CPU per operation (HTTP requests included): unlike latency percentiles, this hardly depends on what
+        # else the machine does, so it shows a change in the server's own cost between noisy runs
+        "server_cpu_ms_per_op": round(1000.0 * server_cpu / total, 2) if server_cpu is not None and total else None,
         "server_rss_mb": round(after.rss_mb, 1) if after else None,
         "client_cpu_pct": round(100.0 * client_cpu / d, 1),
         "client_loop_lag_max_ms": [res.get("client_loop_lag_max_ms") for res in results],
