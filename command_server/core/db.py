@@ -30,8 +30,6 @@ from .inline_db import inline_connect_args, inline_url, mark_inline
 
 log = logging.getLogger("ecs.db")
 
-ORDERED = "ecs_ordered"  # session.info key: this write transaction holds the event-ordering advisory lock
-
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -131,7 +129,6 @@ class Database:
         # One write transaction per process at a time (SQLite allows one writer anyway); the lock queues the
         # rest without blocking the loop.
         self._write_lock = asyncio.Lock()
-        self._ordered_flight: asyncio.Future[None] | None = None  # PostgreSQL: see write()
 
     # Sessions are committed and closed by hand, not with ``async with session``: SQLAlchemy's context
     # managers close in a task of their own (cancellation safety), which costs an event-loop turn — and a
@@ -148,49 +145,17 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction committed on success, rolled back on any exception.
-
-        PostgreSQL: the write lock is let go once the transaction's statements are done, *before* its commit
-        has been confirmed. The commit (the server's WAL flush) is waited for in a thread (``inline_db.py``),
-        and the lock held across that wait cost every queued write the flush *and* the event-loop turn that
-        resumes the committing task. The next transaction runs meanwhile; if it touches a row this one changed,
-        its inline statement waits for the flush that is already under way, which needs nothing from this
-        process. Event order is kept by :meth:`ordered_commit_done`. SQLite commits inline, under the lock."""
-        await self._write_lock.acquire()
-        locked = True
-        session = self.write_sessions()
-        try:
-            yield session
-            if self.is_sqlite:
+        """A session in a transaction committed on success, rolled back on any exception."""
+        async with self._write_lock:
+            session = self.write_sessions()
+            try:
+                yield session
                 await session.commit()
-            else:
-                flight = None
-                if session.info.get(ORDERED):
-                    flight = self._ordered_flight = asyncio.get_running_loop().create_future()
-                self._write_lock.release()
-                locked = False
-                try:
-                    await session.commit()
-                finally:
-                    if flight is not None:
-                        flight.set_result(None)
-        except BaseException:
-            await session.rollback()
-            raise
-        finally:
-            await session.close()
-            if locked:
-                self._write_lock.release()
-
-    async def ordered_commit_done(self, session: AsyncSession) -> None:
-        """Called by a write that is about to take the event-ordering advisory lock (``uow.py``): wait, without
-        blocking the loop, for this process's last commit that holds it — otherwise the lock statement would
-        wait for that commit inline, stalling the loop. Marks ``session`` as one that will hold it. The ordered
-        commits finish one after another (each waited here for the one before), so the last one is enough."""
-        session.info[ORDERED] = True
-        flight = self._ordered_flight
-        if flight is not None and not flight.done():
-            await asyncio.shield(flight)
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                await session.close()
 
     @asynccontextmanager
     async def startup_lock(self) -> AsyncIterator[None]:

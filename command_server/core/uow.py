@@ -49,7 +49,6 @@ class UnitOfWork:
     session: AsyncSession
     actor: AnyActor
     is_postgres: bool
-    db: Database
     events: list[Event] = field(default_factory=list)
     _pending_events: list[_PendingEvent] = field(default_factory=list)
     _pending_audit: list[_PendingAudit] = field(default_factory=list)
@@ -74,7 +73,6 @@ class UnitOfWork:
             return
         await self.session.flush()
         if self.is_postgres:
-            await self.db.ordered_commit_done(self.session)
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ORDER_LOCK_KEY})
         now = utcnow()
         actor_id = self.actor.user_id
@@ -120,7 +118,7 @@ class Writer:
     @asynccontextmanager
     async def __call__(self, actor: AnyActor) -> AsyncIterator[UnitOfWork]:
         async with self.db.write() as session:
-            uow = UnitOfWork(session, actor, is_postgres=not self.db.is_sqlite, db=self.db)
+            uow = UnitOfWork(session, actor, is_postgres=not self.db.is_sqlite)
             yield uow
             await uow._write_records()
         if uow.events:
