@@ -77,16 +77,37 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
 
 # Where an inline PostgreSQL write waits for the server instead of blocking the loop: the commit (the WAL
 # flush: ~1–3 ms, but hundreds of ms while a checkpoint competes for the disk) and statements marked
-# ``execution_options(off_loop=True)`` (a readings batch's 500-row INSERT: ~8 ms of server time, FK checks
-# included). The greenlet hands the blocking call to this thread and the loop serves other requests; the write
-# lock stays held, so ordering is unchanged. Only those: a thread hop per statement costs a loop turn inside
-# the lock, and with every statement off the loop writes' p99 doubled (docs/performance.md, API latency, sixth
-# round). One transaction at a time holds the write lock; the second thread covers a close overlapping it.
-_PG_WAITS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pg-write")
+# ``execution_options(off_loop=True)`` (a readings batch's 500-row INSERT: ~6 ms of server time). The greenlet
+# hands the blocking call to a thread and the loop serves other requests. Only those: a thread hop per statement
+# costs a loop turn inside the lock, and with every statement off the loop writes' p99 doubled
+# (docs/performance.md, API latency, sixth round).
+#
+# Two pools, so that the write-lock holder always finds a thread: statements run before the lock
+# (``Database.write(unlocked=…)``) may block in the server on another transaction's uncommitted rows — a retried
+# batch inserting the same readings waits for the first one's commit — and must never hold the thread that
+# commit needs. At most ``UNLOCKED_SLOTS`` transactions are before the lock (``Database.write``), and the
+# statement pool has one thread more, for the lock holder's own off-loop statements.
+UNLOCKED_SLOTS = 3
+_PG_COMMITS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pg-commit")  # a close may overlap a commit
+_PG_STATEMENTS = ThreadPoolExecutor(max_workers=UNLOCKED_SLOTS + 1, thread_name_prefix="pg-statement")
 
 
-def _off_loop(fn: Any, *args: Any) -> Any:
-    return await_(asyncio.get_running_loop().run_in_executor(_PG_WAITS, fn, *args))
+def _off_loop(pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Any:
+    """Run ``fn`` in ``pool`` and wait for it without blocking the loop. A cancelled request still waits for
+    the call to finish before it goes on: its rollback would otherwise use the connection while the thread
+    does (psycopg then blocks the loop on the connection's lock until the statement ends)."""
+    waiting = asyncio.wrap_future(pool.submit(fn, *args))
+    cancelled = False
+    while not waiting.done():
+        try:
+            await_(asyncio.shield(waiting))
+        except asyncio.CancelledError:
+            cancelled = True  # the thread cannot be stopped: wait for it, then let the cancellation through
+        except Exception:
+            pass  # the call's own error, raised by ``result()`` below
+    if cancelled:
+        raise asyncio.CancelledError()
+    return waiting.result()
 
 
 class InlinePostgresDialect(PGDialect_psycopg):
@@ -96,12 +117,12 @@ class InlinePostgresDialect(PGDialect_psycopg):
 
     def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
         if context is not None and context.execution_options.get("off_loop"):
-            _off_loop(cursor.execute, statement, parameters)
+            _off_loop(_PG_STATEMENTS, cursor.execute, statement, parameters)
         else:
             cursor.execute(statement, parameters)
 
     def do_commit(self, dbapi_connection: Any) -> None:
-        _off_loop(dbapi_connection.commit)
+        _off_loop(_PG_COMMITS, dbapi_connection.commit)
 
     @classmethod
     def get_async_dialect_cls(cls, url: URL) -> type[InlinePostgresDialect]:

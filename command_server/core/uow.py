@@ -8,7 +8,7 @@ commit order equals id order. After commit the bus is told, and every process's 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,8 +116,11 @@ class Writer:
         self._notify = notify
 
     @asynccontextmanager
-    async def __call__(self, actor: AnyActor) -> AsyncIterator[UnitOfWork]:
-        async with self.db.write() as session:
+    async def __call__(self, actor: AnyActor, unlocked: Callable[[AsyncSession], Awaitable[None]] | None = None
+                       ) -> AsyncIterator[UnitOfWork]:
+        """``unlocked``: statements run first in the same transaction, outside the write lock where the
+        database allows it (``Database.write``)."""
+        async with self.db.write(unlocked) as session:
             uow = UnitOfWork(session, actor, is_postgres=not self.db.is_sqlite)
             yield uow
             await uow._write_records()

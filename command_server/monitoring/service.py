@@ -297,11 +297,9 @@ async def bulk_insert_readings(session: AsyncSession, rows: list[dict[str, Any]]
     return inserted
 
 
-async def store_readings(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """Bulk insert plus the newest-reading state; returns the number of new rows (duplicates are skipped)."""
-    if not rows:
-        return 0
-    inserted = await bulk_insert_readings(session, rows)
+async def upsert_metric_state(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """The newest reading per (source, metric) of a stored batch. Its key references the source, so a batch
+    for a source deleted meanwhile fails here as a whole."""
     conn = await session.connection()
     # newest reading per (source, metric) in this batch → metric state (upsert, keep the newer one)
     latest: dict[tuple[int, str], dict[str, Any]] = {}
@@ -319,7 +317,6 @@ async def store_readings(session: AsyncSession, rows: list[dict[str, Any]]) -> i
     })
     await conn.execute(upsert, [{"source_id": r["source_id"], "metric": r["metric"], "last_at": r["at"],
                                  "last_value": r["value"]} for r in latest.values()])
-    return inserted
 
 
 async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
@@ -346,9 +343,16 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
             raise ApiError(422, "no_valid_readings", "no reading in the batch is valid",
                            {"errors": errors[:1000], "rejected": len(errors)})
         hits = await find_hits(s, sources, good, stored=False)
+    stored: list[int] = []
+
+    async def insert_readings(session: AsyncSession) -> None:
+        # Outside the write lock on PostgreSQL (``Database.write``): readings have no foreign key, and no
+        # statement run under the lock waits for uncommitted readings.
+        stored.append(await bulk_insert_readings(session, good))
+
     try:
-        async with svc.write(actor) as uow:
-            inserted, opened = await _store_and_open(uow, good, hits, errors, now)
+        async with svc.write(actor, unlocked=insert_readings) as uow:
+            inserted, opened = await _store_and_open(uow, good, stored[0], hits, errors, now)
     except IntegrityError:
         # The metric state's key references the source: a source deleted after validation fails the batch.
         gone = await _missing_sources(svc, {r["source_id"] for r in good})
@@ -366,11 +370,11 @@ async def _missing_sources(svc: Services, ids: set[int]) -> list[int]:
     return sorted(ids - found)
 
 
-async def _store_and_open(uow: UnitOfWork, good: list[dict[str, Any]], hits: list[Any],
+async def _store_and_open(uow: UnitOfWork, good: list[dict[str, Any]], inserted: int, hits: list[Any],
                           errors: list[dict[str, Any]], now: dt.datetime) -> tuple[int, list[int]]:
     from ..warnings.engine import open_hits
 
-    inserted = await store_readings(uow.session, good)
+    await upsert_metric_state(uow.session, good)
     opened = await open_hits(uow, hits, now=now)
     t0 = min(r["at"] for r in good)
     t1 = max(r["at"] for r in good)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import random
@@ -245,6 +246,48 @@ async def test_deleting_a_source_deletes_its_readings(api: Api) -> None:
     assert await _stored(api, gone["id"]) == 0 and await _stored(api, kept["id"]) == 30
     status, body = await ingest(admin, rows[:5])
     assert status == 422 and "unknown source" in body["error"]["details"]["errors"][0]["error"]
+
+
+async def test_the_same_batch_sent_concurrently_is_stored_once(api: Api) -> None:
+    """A client's retries racing its first attempt. On PostgreSQL the readings INSERT runs before the write lock
+    (``Database.write(unlocked=…)``), so the copies' INSERTs wait in the server for each other's commits, more
+    of them than may wait before the lock at once: every request completes and each reading is stored once."""
+    admin = await api.as_user("admin")
+    src = await make_source(admin, "stations", "water_station", "重发站")
+    rows = [row(src["id"], "pH", T0 + dt.timedelta(minutes=k), 7.0 + k / 1000) for k in range(300)]
+    async with asyncio.timeout(60):
+        results = await asyncio.gather(*(ingest(admin, rows) for _ in range(8)))
+    assert [status for status, _ in results] == [200] * 8, results
+    assert sum(body["inserted"] for _, body in results) == 300
+    assert all(body["inserted"] + body["duplicates"] == 300 for _, body in results)
+    assert await _stored(api, src["id"]) == 300
+
+
+async def test_source_deleted_while_its_batch_waits_for_the_write_lock(api: Api, monkeypatch: pytest.MonkeyPatch
+                                                                       ) -> None:
+    """PostgreSQL: the batch's readings are inserted, uncommitted, before its transaction takes the write lock.
+    The source's deletion meanwhile takes the lock and commits without waiting for them (no foreign key); the
+    batch then fails as a whole on the metric state (409) and leaves no reading behind."""
+    from command_server.monitoring import service
+
+    db = services(api.app).db
+    if db.is_sqlite:
+        pytest.skip("SQLite runs the readings INSERT under the write lock: nothing can happen in between")
+    admin = await api.as_user("admin")
+    src = await make_source(admin, "stations", "water_station", "撤销中站二")
+    insert = service.bulk_insert_readings
+
+    async def insert_then_delete(session: Any, rows: list[dict[str, Any]]) -> int:
+        n = await insert(session, rows)
+        async with asyncio.timeout(10):  # would hang if the deletion waited for this transaction
+            r = await admin.delete(f"/api/v1/monitoring/sources/{src['id']}")
+        assert r.status == 204
+        return n
+
+    monkeypatch.setattr(service, "bulk_insert_readings", insert_then_delete)
+    status, body = await ingest(admin, [row(src["id"], "pH", T0 + dt.timedelta(minutes=k), 7.0) for k in range(20)])
+    assert status == 409 and body["error"]["code"] == "source_deleted", body
+    assert await _stored(api, src["id"]) == 0
 
 
 async def test_batch_for_a_source_deleted_meanwhile_stores_nothing(api: Api, monkeypatch: pytest.MonkeyPatch

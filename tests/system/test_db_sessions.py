@@ -3,15 +3,26 @@
 - PostgreSQL pooled connections are pinged before use only after sitting idle (``ping_when_idle``): no extra
   round trip per request under load, and a connection the server dropped while idle is replaced.
 - PostgreSQL read sessions autocommit each statement (no BEGIN/ROLLBACK round trips).
-- A read session refuses to write, on both databases."""
+- A read session refuses to write, on both databases.
+- A write's ``unlocked`` statements run before the write lock on PostgreSQL (under it on SQLite); at most
+  ``UNLOCKED_SLOTS`` such transactions wait for the lock, so the holder never starves of a connection or a
+  thread; a request cancelled while its statement runs in a thread does not block the loop."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import psycopg
 import pytest
 from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from command_server.core import db as db_module
 from command_server.core.db import Database, ReadOnlySessionError
+from command_server.core.inline_db import UNLOCKED_SLOTS
 from tests.conftest import PG_URL, _pg_admin, needs_pg
 
 
@@ -95,3 +106,171 @@ async def test_read_session_refuses_to_write(api) -> None:  # type: ignore[no-un
             await s.execute(insert(Unit).values(code="RO-2", name="只读", kind="department", path="/ro2"))
     async with db.read() as s:
         assert await s.scalar(text("SELECT count(*) FROM units WHERE code LIKE 'RO-%'")) == 0
+
+
+@pytest.fixture
+async def any_db(db_backend: str, pg_schema: str | None, tmp_path) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
+    """A bare database with one table ``t (k integer primary key)``."""
+    db = Database(PG_URL if db_backend == "postgresql" else f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+                  schema=pg_schema)
+    async with db.write() as s:
+        await s.execute(text("CREATE TABLE t (k integer PRIMARY KEY)"))
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+def _insert(k: int) -> object:
+    # off the loop, as a bulk INSERT is (``inline_db``): the statement that may wait in the server
+    return text(f"INSERT INTO t VALUES ({k}) ON CONFLICT DO NOTHING").execution_options(off_loop=True)
+
+
+async def _keys(db: Database) -> list[int]:
+    async with db.read() as s:
+        return list((await s.scalars(text("SELECT k FROM t ORDER BY k"))).all())
+
+
+def _blocker(schema: str | None, k: int) -> psycopg.Connection:
+    """Another client's open transaction holding key ``k`` uncommitted: an INSERT of ``k`` waits for it."""
+    conn = psycopg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"),
+                           options=f"-c search_path={schema}")
+    conn.execute(f"INSERT INTO t VALUES ({k})")
+    return conn
+
+
+async def test_unlocked_statements_run_before_the_write_lock(any_db: Database) -> None:
+    db = any_db
+    holding, release, ran = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with db.write() as s:
+            await s.execute(text("INSERT INTO t VALUES (1)"))
+            holding.set()
+            await release.wait()
+
+    async def unlocked(s: AsyncSession) -> None:
+        await s.execute(_insert(2))
+        ran.set()
+
+    async def writer() -> None:
+        async with db.write(unlocked) as s:
+            await s.execute(text("INSERT INTO t VALUES (3)"))
+
+    h = asyncio.create_task(holder())
+    await holding.wait()
+    w = asyncio.create_task(writer())
+    if db.is_sqlite:  # one writer: the unlocked part waits for the lock like the rest
+        await asyncio.sleep(0.3)
+        assert not ran.is_set()
+    else:
+        async with asyncio.timeout(10):
+            await ran.wait()
+        assert not w.done(), "the locked part ran while another write held the lock"
+    release.set()
+    async with asyncio.timeout(10):
+        await asyncio.gather(h, w)
+    assert await _keys(db) == [1, 2, 3]
+
+
+async def test_a_failed_locked_part_rolls_back_the_unlocked_part(any_db: Database) -> None:
+    async def unlocked(s: AsyncSession) -> None:
+        await s.execute(_insert(5))
+
+    with pytest.raises(RuntimeError):
+        async with any_db.write(unlocked):
+            raise RuntimeError("the locked part failed")
+    assert await _keys(any_db) == []
+
+
+@needs_pg
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_lock_holder_is_not_starved_by_transactions_waiting_before_the_lock(
+        any_db: Database, pg_schema: str) -> None:
+    """Every unlocked INSERT below blocks in the server on another client's uncommitted row. They take at most
+    ``UNLOCKED_SLOTS`` pooled connections and statement threads; the lock holder still runs its own off-loop
+    statement and commits."""
+    db = any_db
+    blocker = _blocker(pg_schema, 10)
+    holding, release = asyncio.Event(), asyncio.Event()
+    before_lock = 0
+    most_before_lock = 0
+
+    async def holder() -> None:
+        async with db.write() as s:
+            holding.set()
+            await release.wait()
+            await s.execute(_insert(20))
+
+    async def unlocked(s: AsyncSession) -> None:
+        nonlocal before_lock, most_before_lock
+        before_lock += 1
+        most_before_lock = max(most_before_lock, before_lock)
+        await s.execute(_insert(10))
+
+    async def waiter() -> None:
+        async with db.write(unlocked):
+            pass
+
+    h = asyncio.create_task(holder())
+    waiters: list[asyncio.Task[None]] = []
+    try:
+        await holding.wait()
+        waiters = [asyncio.create_task(waiter()) for _ in range(UNLOCKED_SLOTS + 3)]
+        await asyncio.sleep(0.3)  # every waiter that can start has started and is blocked in the server
+        assert most_before_lock == UNLOCKED_SLOTS
+        release.set()
+        async with asyncio.timeout(10):
+            await h  # needs a connection, a statement thread and a commit thread
+        blocker.rollback()
+        async with asyncio.timeout(10):
+            await asyncio.gather(*waiters)
+    finally:  # on failure too: the schema's teardown waits for every open transaction
+        blocker.rollback()
+        blocker.close()
+        for t in (h, *waiters):
+            t.cancel()
+        await asyncio.gather(h, *waiters, return_exceptions=True)
+    assert await _keys(db) == [10, 20]
+
+
+@needs_pg
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_request_cancelled_in_an_off_loop_statement_does_not_block_the_loop(
+        any_db: Database, pg_schema: str) -> None:
+    """Cancelled while its INSERT waits in the server: the request waits for its thread before rolling back on
+    the connection; the loop goes on meanwhile. (Rolling back at once blocks the loop on psycopg's connection
+    lock until the statement ends — here until the watchdog ends the other transaction.)"""
+    db = any_db
+    blocker = _blocker(pg_schema, 30)
+    watchdog = threading.Timer(10, blocker.rollback)
+    watchdog.start()
+    started = asyncio.Event()
+
+    async def unlocked(s: AsyncSession) -> None:
+        started.set()
+        await s.execute(_insert(30))
+
+    async def writer() -> None:
+        async with db.write(unlocked) as s:
+            await s.execute(text("INSERT INTO t VALUES (31)"))
+
+    try:
+        w = asyncio.create_task(writer())
+        await started.wait()
+        await asyncio.sleep(0.2)
+        w.cancel()
+        t0 = time.monotonic()
+        await asyncio.sleep(0.2)
+        assert time.monotonic() - t0 < 5, "the loop was blocked"
+        assert not w.done(), "the request went on while its statement still ran"
+        blocker.commit()  # key 30 is now the other client's; the cancelled INSERT finds the conflict and ends
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(10):
+                await w
+    finally:
+        watchdog.cancel()
+        blocker.close()
+    async with db.write() as s:  # the connection went back to the pool clean
+        await s.execute(text("INSERT INTO t VALUES (32)"))
+    assert await _keys(db) == [30, 32]

@@ -78,5 +78,5 @@ async def test_commit_is_waited_for_in_the_write_thread(pg_db: Database, monkeyp
     monkeypatch.setattr(psycopg.Connection, "commit", commit)
     async with pg_db.write() as s:
         await s.execute(text("SELECT 1"))
-    assert threads and all(t.startswith("pg-write") for t in threads), threads
+    assert threads and all(t.startswith("pg-commit") for t in threads), threads
     assert threading.current_thread().name not in threads
