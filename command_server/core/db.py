@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
@@ -151,34 +151,22 @@ class Database:
 
         ``unlocked`` runs first, in the same transaction. On PostgreSQL it runs before the write lock is taken,
         so a bulk INSERT's server time (a readings batch: ~6 ms, and its tail) is not spent holding the lock
-        that every other write of the process queues on. What it may do is narrow: write rows that no
-        statement run under the lock waits for — no foreign key points at them, and no locked statement
-        updates or deletes rows another transaction may have inserted but not committed (PostgreSQL makes such
-        a statement wait for that transaction, which itself waits for the lock: a deadlock no server detects).
-        Today that is the readings INSERT alone (``monitoring.service``). At most ``UNLOCKED_SLOTS``
+        that every other write of the process queues on. What it may do is narrow: insert rows that no
+        statement run under the lock can wait for — no foreign key references them, and no locked code
+        inserts into the same unique keys (PostgreSQL makes such a statement wait for the uncommitted
+        transaction, which itself waits for the lock: a deadlock no server detects; a DELETE does not see
+        uncommitted rows and does not wait). Today that is the readings INSERT alone (``monitoring.service``). At most ``UNLOCKED_SLOTS``
         transactions are before the lock at a time: each holds a pooled connection, and the lock holder must
         always find one. On SQLite there is one writer anyway, and it runs under the lock."""
-        if unlocked is not None and not self.is_sqlite:
-            async with self._unlocked_slots:
-                session = self.write_sessions()
-                try:
-                    await unlocked(session)
-                    async with self._write_lock:
-                        yield session
-                        await session.commit()
-                except BaseException:
-                    await session.rollback()
-                    raise
-                finally:
-                    await session.close()
-            return
-        async with self._write_lock:
+        before_lock = unlocked is not None and not self.is_sqlite
+        async with self._unlocked_slots if before_lock else self._write_lock:
             session = self.write_sessions()
             try:
                 if unlocked is not None:
                     await unlocked(session)
-                yield session
-                await session.commit()
+                async with self._write_lock if before_lock else nullcontext():
+                    yield session
+                    await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
