@@ -155,9 +155,9 @@ class Database:
         statement run under the lock can wait for — no foreign key references them, and no locked code
         inserts into the same unique keys (PostgreSQL makes such a statement wait for the uncommitted
         transaction, which itself waits for the lock: a deadlock no server detects; a DELETE does not see
-        uncommitted rows and does not wait). Today that is the readings INSERT alone (``monitoring.service``). At most ``UNLOCKED_SLOTS``
-        transactions are before the lock at a time: each holds a pooled connection, and the lock holder must
-        always find one. On SQLite there is one writer anyway, and it runs under the lock."""
+        uncommitted rows and does not wait). Today that is the readings INSERT alone (``monitoring.service``).
+        At most ``UNLOCKED_SLOTS`` transactions are before the lock at a time: each holds a pooled connection,
+        and the lock holder must always find one. On SQLite there is one writer anyway, and it runs under the lock."""
         before_lock = unlocked is not None and not self.is_sqlite
         async with self._unlocked_slots if before_lock else self._write_lock:
             session = self.write_sessions()

@@ -167,3 +167,53 @@ async def test_failed_sms_is_retried_then_marked_failed(api: Api) -> None:
     commander = await api.as_user("commander")
     n = (await (await commander.get("/api/v1/notifications")).json())["items"][0]
     assert n["sms_status"] == "failed"
+
+
+@pytest.mark.parametrize("record_every_s, record_writes", [(60.0, 1), (0.0, 5)], ids=["batched", "slow-gateway"])
+async def test_sms_outcomes_are_recorded_together(api: Api, monkeypatch: pytest.MonkeyPatch, record_every_s: float,
+                                                  record_writes: int) -> None:
+    """A batch of SMS costs one write transaction to claim and one to record the outcomes — not one per
+    message, each taking the process's write lock — unless the gateway is slow: then outcomes are recorded
+    every ``RECORD_EVERY_S``."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from command_server.notify import service as notify_service
+    from command_server.notify.models import Notification, SmsOutbox
+
+    svc = api.app[SERVICES]
+    admin = await api.as_user("admin")
+    (commander_id,) = await _ids(api, "commander")
+    unit = (await (await admin.post("/api/v1/org/units", json={"name": "局", "kind": "city"})).json())["id"]
+    await admin.post("/api/v1/people", json={"name": "钱", "unit_id": unit, "mobile": "13612345678",
+                                             "user_id": commander_id})
+    d = dispatcher(api.app)
+    await d.stop()  # drained by hand below
+    async with svc.write(SystemActor()) as uow:
+        for k in range(5):
+            await notify(uow, user_ids=[commander_id], title=f"预警{k}", body="请确认")
+    writes = 0
+    write = svc.db.write
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        nonlocal writes
+        writes += 1
+        return write(*args, **kw)
+
+    monkeypatch.setattr(svc.db, "write", counting)
+    monkeypatch.setattr(notify_service, "RECORD_EVERY_S", record_every_s)
+    before = dt.datetime.now(dt.UTC)
+    assert await d.drain() == 5
+    assert writes == 1 + record_writes + 1  # claim, record, and the claim that finds nothing left
+    async with svc.db.read() as s:
+        rows = (await s.execute(select(SmsOutbox.status, SmsOutbox.sent_at, SmsOutbox.claim,
+                                       SmsOutbox.provider_ref))).all()
+        statuses = (await s.scalars(select(Notification.sms_status))).all()
+    assert [r.status for r in rows] == ["sent"] * 5 and all(r.claim is None for r in rows)
+    assert all(r.sent_at is not None and before <= r.sent_at <= dt.datetime.now(dt.UTC) for r in rows)
+    assert {r.provider_ref for r in rows} == {"file:sms.log"}
+    assert list(statuses) == ["sent"] * 5
+    log = Path(svc.settings.var_dir) / "sms.log"
+    assert sorted(json.loads(x)["text"][-7:-4] for x in log.read_text(encoding="utf-8").splitlines()) == \
+        [f"预警{k}" for k in range(5)]
