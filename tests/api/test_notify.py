@@ -25,6 +25,17 @@ async def _ids(api: Api, *names: str) -> list[int]:
     return out
 
 
+async def _commander_with_mobile(api: Api, mobile: str) -> int:
+    """The commander's user id, linked to a person with this mobile number (SMS goes there)."""
+    admin = await api.as_user("admin")
+    (commander_id,) = await _ids(api, "commander")
+    unit = (await (await admin.post("/api/v1/org/units", json={"name": "局", "kind": "city"})).json())["id"]
+    r = await admin.post("/api/v1/people", json={"name": "赵", "unit_id": unit, "mobile": mobile,
+                                                 "user_id": commander_id})
+    assert r.status == 201, await r.text()
+    return commander_id
+
+
 async def test_notify_in_callers_unit_of_work(api: Api) -> None:
     svc = api.app[SERVICES]
     admin = await api.as_user("admin")
@@ -137,11 +148,7 @@ def test_sender_configuration(tmp_path: Path) -> None:
 
 async def test_failed_sms_is_retried_then_marked_failed(api: Api) -> None:
     svc = api.app[SERVICES]
-    admin = await api.as_user("admin")
-    (commander_id,) = await _ids(api, "commander")
-    unit = (await (await admin.post("/api/v1/org/units", json={"name": "局", "kind": "city"})).json())["id"]
-    await admin.post("/api/v1/people", json={"name": "赵", "unit_id": unit, "mobile": "13712345678",
-                                             "user_id": commander_id})
+    commander_id = await _commander_with_mobile(api, "13712345678")
 
     class Down:
         name = "down"
@@ -183,11 +190,7 @@ async def test_sms_outcomes_are_recorded_together(api: Api, monkeypatch: pytest.
     from command_server.notify.models import Notification, SmsOutbox
 
     svc = api.app[SERVICES]
-    admin = await api.as_user("admin")
-    (commander_id,) = await _ids(api, "commander")
-    unit = (await (await admin.post("/api/v1/org/units", json={"name": "局", "kind": "city"})).json())["id"]
-    await admin.post("/api/v1/people", json={"name": "钱", "unit_id": unit, "mobile": "13612345678",
-                                             "user_id": commander_id})
+    commander_id = await _commander_with_mobile(api, "13612345678")
     d = dispatcher(api.app)
     await d.stop()  # drained by hand below
     async with svc.write(SystemActor()) as uow:
