@@ -130,6 +130,8 @@ class Database:
         # rest without blocking the loop.
         self._write_lock = asyncio.Lock()
         self._unlocked_slots = asyncio.Semaphore(UNLOCKED_SLOTS)
+        # whether ``write(unlocked=…)`` runs its first part before taking the write lock (see ``write``)
+        self.unlocked_before_lock = not self.is_sqlite
 
     # Sessions are committed and closed by hand, not with ``async with session``: SQLAlchemy's context
     # managers close in a task of their own (cancellation safety), which costs an event-loop turn — and a
@@ -158,7 +160,7 @@ class Database:
         uncommitted rows and does not wait). Today that is the readings INSERT alone (``monitoring.service``).
         At most ``UNLOCKED_SLOTS`` transactions are before the lock at a time: each holds a pooled connection,
         and the lock holder must always find one. On SQLite there is one writer anyway, and it runs under the lock."""
-        before_lock = unlocked is not None and not self.is_sqlite
+        before_lock = unlocked is not None and self.unlocked_before_lock
         async with self._unlocked_slots if before_lock else self._write_lock:
             session = self.write_sessions()
             try:
