@@ -428,10 +428,13 @@ async def check_missing(svc: Services, now: dt.datetime) -> list[int]:
                         "last_at": seen.isoformat() if seen else None,
                         "silent_minutes": round((now - since).total_seconds() / 60, 1)})))
     opened: list[int] = []
-    if not due:
-        return opened
-    async with svc.write(CHECKER) as uow:
-        for rule_id, sid, hit in due:
+    # One transaction per warning: when many sources fall silent at once (a network outage), one transaction
+    # opening them all — each with its notifications — held the write lock and, its statements running inline,
+    # the event loop for ~100 ms; every request in flight waited (bench/api_latency.py: clusters of slow
+    # requests at the checker's first pass, docs/performance.md, API latency, eighth round). Each warning
+    # stands alone, and ``open_key`` keeps a pair another checker opened meanwhile a no-op.
+    for rule_id, sid, hit in due:
+        async with svc.write(CHECKER) as uow:
             rule = await uow.session.get(WarningRule, rule_id)
             src = await uow.session.get(MonitoringSource, sid)
             if rule is None or src is None:

@@ -268,6 +268,32 @@ async def test_missing_data_by_checker(api: Api, env: dict[str, Any]) -> None:
     assert w["source_id"] == other["id"]
 
 
+async def test_many_silent_sources_open_their_warnings_one_transaction_each(
+        api: Api, env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network outage silences many stations at once: each warning is opened in a transaction of its own,
+    so the checker never holds the write lock (and, inline, the event loop) for all of them."""
+    admin = env["admin"]
+    svc = api.app[SERVICES]
+    await make_rule(admin, scope_kind="water_station", metric="DO", kind="missing", missing_minutes=30,
+                    level="blue")
+    for k in range(5):
+        await make_source(admin, "stations", "water_station", f"断网水质站{k}")
+    writes = 0
+    write = svc.write
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        nonlocal writes
+        writes += 1
+        return write(*args, **kw)
+
+    monkeypatch.setattr(svc, "write", counting)
+    now = dt.datetime.now(dt.UTC)
+    opened = (await run_checks(svc, now + minutes(60)))["missing"]
+    assert len(opened) == 6  # the five new stations and the fixture's, which never reported either
+    assert writes == 6
+    assert len(await warnings_of(admin, "open")) == 6
+
+
 async def test_no_duplicate_under_concurrent_ingests(api: Api, env: dict[str, Any]) -> None:
     admin, sid = env["admin"], env["sid"]
     await make_rule(admin, scope_kind="water_station", kind="threshold", op=">", threshold=2.0)
