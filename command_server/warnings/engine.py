@@ -429,10 +429,10 @@ async def check_missing(svc: Services, now: dt.datetime) -> list[int]:
                         "silent_minutes": round((now - since).total_seconds() / 60, 1)})))
     opened: list[int] = []
     # One transaction per warning: when many sources fall silent at once (a network outage), one transaction
-    # opening them all — each with its notifications — held the write lock and, its statements running inline,
-    # the event loop for ~100 ms; every request in flight waited (bench/api_latency.py: clusters of slow
-    # requests at the checker's first pass, docs/performance.md, API latency, eighth round). Each warning
-    # stands alone, and ``open_key`` keeps a pair another checker opened meanwhile a no-op.
+    # opening them all — each with its notifications — held the write lock, and with its statements running
+    # inline much of the event loop, for all of them (the demo city's 8 water stations: 138 ms on PostgreSQL;
+    # docs/performance.md, API latency, eighth round); every request in flight waited. Each warning stands
+    # alone, and ``open_key`` keeps a pair another checker opened meanwhile a no-op.
     for rule_id, sid, hit in due:
         async with svc.write(CHECKER) as uow:
             rule = await uow.session.get(WarningRule, rule_id)
