@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -38,6 +39,16 @@ async def security_headers(request: web.Request,
     if request.path.startswith("/api/"):
         resp.headers.setdefault("Cache-Control", "no-store")
     return resp
+
+
+def freeze_startup_objects() -> None:
+    """What start-up built (ORM mappers, the map index, caches, the demo city) lives as long as the process,
+    yet every full collection walked it: ~185 ms with the demo city, the event loop stopped, and every request
+    in flight waited — bunches of slow requests in bench/api_latency.py (docs/performance.md, API latency,
+    eighth round). Frozen, those objects are still freed by reference counting; collections walk only what
+    is allocated later."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -83,6 +94,8 @@ def create_app(settings: Settings) -> web.Application:
                 await lc.start(app)
         await pump.start()
         await bus.start(pump.wake)
+        if settings.gc_freeze:
+            freeze_startup_objects()
 
     async def on_cleanup(_app: web.Application) -> None:
         for lc in reversed(lifecycles):

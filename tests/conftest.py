@@ -77,6 +77,7 @@ def make_settings(tmp_path: Any, db_backend: str, schema: str | None, **override
         "redis_url": None,
         "database_url": PG_URL if db_backend == "postgresql" else None,
         "db_schema": schema,
+        "gc_freeze": False,  # (config.py: hundreds of apps in one process)
     }
     base.update(overrides)
     return Settings(**base)
