@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # Freeze the objects alive after start-up out of the garbage collector's reach (``app.py``). Off in the
     # tests, which start hundreds of apps in one process: frozen cycles of a torn-down app are never freed.
     gc_freeze: bool = True
+    # The event-loop stall recorder (system/loopwatch.py): a heartbeat every tick; a beat later than
+    # loop_stall_ms is recorded with the loop thread's stack (GET /api/v1/system/loop). 0 turns it off.
+    loop_tick_ms: float = Field(10.0, ge=1, le=1000)
+    loop_stall_ms: float = Field(50.0, ge=0, le=60_000)
 
     @field_validator("sm4_key")
     @classmethod

@@ -21,6 +21,7 @@ GRANTS: dict[str, set[str]] = {
     "users:admin": {"admin"},
     "audit:read": {"admin"},
     "system:read": _STAFF,
+    "system:diagnose": {"admin"},  # the server's internals: event-loop stalls with code stacks
     # organisation and contacts (DUTY-2)
     "org:read": _RESPONDERS | {"screen"},
     "org:write": {"admin"},

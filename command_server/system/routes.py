@@ -6,9 +6,12 @@ import time
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..core.api import ROUTES_KEY, Ctx, RouteTable, build_openapi, json_response
+from ..core.errors import ApiError
 from ..core.services import services
+from .lifecycle import LOOP_WATCH
 
 routes = RouteTable("system")
 VERSION = "0.1.0"
@@ -42,6 +45,22 @@ async def readyz(ctx: Ctx) -> web.Response:
             checks["redis"] = f"error: {type(exc).__name__}"
             ok = False
     return json_response({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+
+
+class LoopQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: AwareDatetime | None = Field(None, description="only stalls that began at or after this time")
+    limit: int = Field(50, ge=1, le=200)
+
+
+@routes.get("/api/v1/system/loop", perm="system:diagnose", query=LoopQuery)
+async def loop_stalls(ctx: Ctx) -> dict[str, object]:
+    """The event loop's health since start: how late its heartbeat ran (histogram), garbage collections, and
+    the latest stalls (a beat later than the threshold), newest first, each with the loop thread's sampled
+    stacks: what held the loop (``system/loopwatch.py``)."""
+    if LOOP_WATCH not in ctx.app:
+        raise ApiError(404, "loop_watch_off", "the stall recorder is off (ECS_LOOP_STALL_MS=0)")
+    return ctx.app[LOOP_WATCH].report(since=ctx.query.since, limit=ctx.query.limit)
 
 
 @routes.get("/api/openapi.json", public=True)
