@@ -56,6 +56,38 @@ def proc_sample(pid: int) -> ProcSample | None:
     return ProcSample(cpu, rss_kb / 1024.0)
 
 
+def descendants(pid: int) -> list[int]:
+    """Child processes of ``pid``, their children, and so on (Linux)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{p}/task").iterdir())
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                kids = [int(k) for k in (t / "children").read_text().split()]
+            except OSError:
+                continue
+            out.extend(kids)
+            todo.extend(kids)
+    return out
+
+
+def proc_tree_sample(pid: int) -> ProcSample | None:
+    """``proc_sample`` summed over a process and its descendants (a server's worker processes)."""
+    own = proc_sample(pid)
+    if own is None:
+        return None
+    for kid in descendants(pid):
+        s = proc_sample(kid)
+        if s is not None:
+            own = ProcSample(own.cpu_s + s.cpu_s, own.rss_mb + s.rss_mb)
+    return own
+
+
 async def login(http: Any, url: str, username: str, password: str = DEMO_PASSWORD) -> str:
     """Log in through the REST API with an ``aiohttp.ClientSession``; returns the access token."""
     async with http.post(f"{url}/api/v1/auth/login", json={"username": username, "password": password}) as r:

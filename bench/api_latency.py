@@ -41,7 +41,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, login, machine_cpu, machine_steal, percentile, proc_sample, r3, reference_workload_ms
+from _common import (
+    ROOT,
+    login,
+    machine_cpu,
+    machine_steal,
+    percentile,
+    proc_sample,
+    proc_tree_sample,
+    r3,
+    reference_workload_ms,
+)
 
 PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -662,13 +672,13 @@ async def create_api_key(url: str) -> str:
             return str(data["key"])
 
 
-async def server_loop_report(url: str, since: float | None = None) -> dict[str, Any] | None:
+async def server_loop_report(url: str, since: float | None = None, heap: bool = False) -> dict[str, Any] | None:
     """The server's event-loop stall recorder (``GET /api/v1/system/loop``), or None where it is off."""
     import aiohttp
 
     async with aiohttp.ClientSession() as http:
         h = {"Authorization": f"Bearer {await login(http, url, 'admin')}"}
-        params = {"limit": "200"}
+        params = {"limit": "200", "heap": "true" if heap else "false"}
         if since is not None:
             params["since"] = dt.datetime.fromtimestamp(since, dt.UTC).isoformat()
         async with http.get(f"{url}/api/v1/system/loop", headers=h, params=params) as resp:
@@ -709,6 +719,7 @@ def loop_summary(before: dict[str, Any], after: dict[str, Any], t_measure: float
                      "sites": sorted({_site(x["frames"]) for x in st["stacks"]})}
                     for (a, _d), st in sorted(zip(spans, stalls, strict=True), key=lambda x: -x[1]["ms"])[:8]],
         "sites": dict(sorted(sites.items(), key=lambda kv: -kv[1])[:12]),
+        "heap_after": after.get("heap"),
     }
 
 
@@ -758,7 +769,8 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
         log(f"{args.clients} clients in {procs} processes: warm-up {args.warmup:.0f} s, "
             f"measuring {args.duration:.0f} s")
         time.sleep(max(0.0, t_measure - time.time()))
-        before = proc_sample(server_pid) if server_pid else None
+        before = proc_tree_sample(server_pid) if server_pid else None
+        main_before = proc_sample(server_pid) if server_pid else None
         loop_before = asyncio.run(server_loop_report(url))
         mach0 = machine_cpu()
         own0 = time.process_time()
@@ -767,11 +779,12 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
             s0 = machine_steal()
             time.sleep(max(0.0, min(1.0, t_end - time.time())))
             steal_per_s.append((machine_steal() - s0) * 1000)
-        after = proc_sample(server_pid) if server_pid else None
+        after = proc_tree_sample(server_pid) if server_pid else None
+        main_after = proc_sample(server_pid) if server_pid else None
         mach1 = machine_cpu()
         own_cpu = time.process_time() - own0
         results = [recv(c, "result", 180, i) for i, c in enumerate(conns)]
-        loop_after = asyncio.run(server_loop_report(url, since=t_measure))
+        loop_after = asyncio.run(server_loop_report(url, since=t_measure, heap=True))
         ref_after = reference_workload_ms()
     finally:
         for p in workers:
@@ -812,7 +825,10 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
         "goals_met": all(o.get("meets_goal") for o in ops.values()),
         "clients": args.clients, "think_ms": args.think_ms,
         "client_processes": procs, "warmup_s": args.warmup, "duration_s": d,
+        # the server with its offload workers (core/offload.py); the main process (its event loop) alone
         "server_cpu_pct": round(100.0 * server_cpu / d, 1) if server_cpu is not None else None,
+        "server_main_cpu_pct": round(100.0 * (main_after.cpu_s - main_before.cpu_s) / d, 1)
+        if main_before and main_after else None,
         # CPU per operation (HTTP requests included): unlike latency percentiles, this hardly depends on what
         # else the machine does, so it shows a change in the server's own cost between noisy runs
         "server_cpu_ms_per_op": round(1000.0 * server_cpu / total, 2) if server_cpu is not None and total else None,

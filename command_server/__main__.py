@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import sys
 
@@ -46,7 +45,6 @@ def _serve(settings) -> int:  # type: ignore[no-untyped-def]
             print(f"configuration error: {problem}", file=sys.stderr)
             return 2
     app = create_app(settings)
-    app.on_startup.append(_freeze_startup_heap)  # last: after every module has built what it keeps
     url = f"http://{settings.host}:{settings.port}"
     print(f"环境应急指挥与融合通信系统 — serving at {url}  (API docs {url}/api/docs)", flush=True)
     if settings.seed_demo:
@@ -55,18 +53,6 @@ def _serve(settings) -> int:  # type: ignore[no-untyped-def]
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
                 handle_signals=True)
     return 0
-
-
-async def _freeze_startup_heap(_app: object) -> None:
-    """Move everything built while starting into the collector's permanent generation.
-
-    What startup builds (modules, ORM mappers, the geo index, plan and demo data) lives as long as the
-    process, yet every full collection walked it again: ~170 ms with the whole event loop stopped, once or
-    twice a minute under load — every request in flight waited for it (bench/api_latency.py on PostgreSQL,
-    the `slowest` list lined up with the `gc` callbacks' gen-2 pauses). Frozen objects are never collected,
-    so only objects meant to live for good should be there: hence once, right after startup."""
-    gc.collect()
-    gc.freeze()
 
 
 async def _demo_accounts_left(settings) -> str | None:  # type: ignore[no-untyped-def]

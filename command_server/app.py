@@ -16,6 +16,7 @@ from .core.bus import EventBus, InMemoryBus, RedisBus
 from .core.config import Settings
 from .core.db import Database
 from .core.migrate import upgrade
+from .core.offload import Offload
 from .core.pump import EventPump
 from .core.realtime import Realtime
 from .core.security import Actor, SessionCache
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app = web.Application(middlewares=[error_middleware, security_headers], client_max_size=8 * 1024 * 1024)
     app[SERVICES] = svc
+    offload = svc.offload = Offload(svc, settings.offload_worker_count)
     app[SECRET] = settings.secret_key
     app[PASSWORDS] = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     app[FILE_STORE] = FileStore(settings.files_dir)
@@ -94,10 +96,12 @@ def create_app(settings: Settings) -> web.Application:
                 await lc.start(app)
         await pump.start()
         await bus.start(pump.wake)
+        await offload.start()
         if settings.gc_freeze:
             freeze_startup_objects()
 
     async def on_cleanup(_app: web.Application) -> None:
+        await offload.stop()  # first: a call in progress commits, and its events are still delivered
         for lc in reversed(lifecycles):
             if hasattr(lc, "stop"):
                 await lc.stop(app)

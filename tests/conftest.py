@@ -78,6 +78,7 @@ def make_settings(tmp_path: Any, db_backend: str, schema: str | None, **override
         "database_url": PG_URL if db_backend == "postgresql" else None,
         "db_schema": schema,
         "gc_freeze": False,  # (config.py: hundreds of apps in one process)
+        "offload_workers": 0,  # worker processes per app: only where a test asks (tests/system/test_offload.py)
     }
     base.update(overrides)
     return Settings(**base)

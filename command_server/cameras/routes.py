@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 from pathlib import Path
@@ -17,7 +16,7 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ..core.api import Ctx, RouteTable, json_response
+from ..core.api import Ctx, RouteTable, body_invalid, json_response, parse_body
 from ..core.errors import ApiError
 from ..core.services import services
 from ..files import service as files
@@ -61,26 +60,13 @@ SDP_TYPE = "application/sdp"
 SNAPSHOT_MAX_BYTES = 20 * 1024 * 1024
 
 
-def _validation(exc: ValidationError, where: str = "body") -> ApiError:
-    return ApiError(422, "validation_error", "invalid request body", {"errors": [
-        {"loc": [where, *[str(p) for p in e.get("loc", ())]], "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors(include_url=False, include_context=False, include_input=False)]})
-
-
 async def _json_body(ctx: Ctx, model: type[BaseModel], *, optional: bool = False) -> Any:
     raw = await ctx.request.read()
     if not raw.strip():
         if optional:
             return model()
         raise ApiError(400, "body_required", "a JSON body is required")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _validation(exc) from None
+    return parse_body(model, raw)
 
 
 async def _sdp_offer(ctx: Ctx) -> tuple[str, bool]:
@@ -94,7 +80,7 @@ async def _sdp_offer(ctx: Ctx) -> tuple[str, bool]:
         try:
             return SdpIn(sdp=text).sdp, True
         except ValidationError as exc:
-            raise _validation(exc) from None
+            raise body_invalid(exc) from None
     body = await _json_body(ctx, SdpIn)
     return body.sdp, False
 

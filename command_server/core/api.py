@@ -19,13 +19,13 @@ import typing
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from .errors import ApiError
+from .errors import ApiError, integrity_conflict
 from .security import Actor, decode_access_token
 
 log = logging.getLogger("ecs.api")
@@ -34,6 +34,7 @@ Handler = Callable[["Ctx"], Awaitable[Any]]
 SESSION_GUARD: web.AppKey[Callable[[web.Application, Actor], Awaitable[None]]] = web.AppKey("session_guard")
 API_KEY_AUTH: web.AppKey[Callable[[web.Request, str], Awaitable[Actor]]] = web.AppKey("api_key_auth")
 SECRET: web.AppKey[str] = web.AppKey("secret")
+M = TypeVar("M", bound=BaseModel)
 
 
 def json_default(o: Any) -> Any:
@@ -70,7 +71,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 class Ctx:
     request: web.Request
     actor: Actor | None
-    body: Any = None
+    body: Any = None  # the route's model; the raw bytes where the route defers parsing (``defer_body``)
     query: Any = None
     params: dict[str, str] = field(default_factory=dict)
 
@@ -107,6 +108,9 @@ class Route:
     api_key: bool
     raw_body: str | None  # e.g. "multipart/form-data" for uploads, documented but not parsed here
     response_content_type: str | None
+    # the JSON ``body`` is documented and checked to be present, but parsed by the handler (``parse_body``) —
+    # e.g. in a worker process (core/offload.py), the parse being most of the request's CPU
+    defer_body: bool = False
 
 
 class RouteTable:
@@ -117,7 +121,7 @@ class RouteTable:
     def route(self, method: str, path: str, *, perm: str | None = None, public: bool = False,
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
               response: Any = None, status: int = 200, summary: str = "", api_key: bool = False,
-              raw_body: str | None = None, response_content_type: str | None = None
+              raw_body: str | None = None, response_content_type: str | None = None, defer_body: bool = False
               ) -> Callable[[Handler], Handler]:
         if not public and perm is None:
             raise ValueError(f"{method} {path}: a non-public route must name a permission")
@@ -125,7 +129,7 @@ class RouteTable:
         def deco(fn: Handler) -> Handler:
             self.routes.append(Route(method, path, fn, perm, public, body, query, response, status,
                                      summary or (fn.__doc__ or "").strip().split("\n")[0], [self.tag],
-                                     api_key, raw_body, response_content_type))
+                                     api_key, raw_body, response_content_type, defer_body))
             return fn
 
         return deco
@@ -197,6 +201,22 @@ def _validation_errors(exc: ValidationError, where: str) -> list[dict[str, Any]]
     ]
 
 
+def body_invalid(exc: ValidationError) -> ApiError:
+    return ApiError(422, "validation_error", "invalid request body", {"errors": _validation_errors(exc, "body")})
+
+
+def parse_body(model: type[M], raw: bytes) -> M:
+    """A request body: JSON, then the route's model; the errors every route answers with."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise body_invalid(exc) from None
+
+
 def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         actor: Actor | None = None
@@ -219,15 +239,7 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
             raw = await request.read()
             if not raw:
                 raise ApiError(400, "body_required", "a JSON body is required")
-            try:
-                data = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-            try:
-                ctx.body = route.body.model_validate(data)
-            except ValidationError as exc:
-                raise ApiError(422, "validation_error", "invalid request body",
-                               {"errors": _validation_errors(exc, "body")}) from None
+            ctx.body = raw if route.defer_body else parse_body(route.body, raw)
         result = await route.handler(ctx)
         if isinstance(result, web.StreamResponse):
             return result
@@ -248,10 +260,8 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return json_response(exc.body(), status=exc.status, headers=headers)
     except IntegrityError:
-        # A uniqueness race the service's own check could not see (two writers at once): the loser gets a
-        # conflict, never a 500. Services check first so that the usual case has a specific message.
-        return json_response({"error": {"code": "conflict", "message": "the change conflicts with existing data",
-                                        "details": {}}}, status=409)
+        exc = integrity_conflict()
+        return json_response(exc.body(), status=exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -7,6 +7,7 @@ deployment tool already sets. A bad value stops the start with one line naming t
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     # loop_stall_ms is recorded with the loop thread's stack (GET /api/v1/system/loop). 0 turns it off.
     loop_tick_ms: float = Field(10.0, ge=1, le=1000)
     loop_stall_ms: float = Field(50.0, ge=0, le=60_000)
+    # Worker processes for requests whose CPU would hold the event loop (core/offload.py): none given, two on
+    # PostgreSQL (one per core, at most two), none on SQLite, whose writers only one process can order.
+    offload_workers: int | None = Field(None, ge=0, le=16)
 
     @field_validator("sm4_key")
     @classmethod
@@ -106,6 +110,13 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
+    def _offload_needs_postgres(self) -> Settings:
+        if self.offload_workers and self.is_sqlite:
+            raise ValueError("ECS_OFFLOAD_WORKERS: worker processes need PostgreSQL (DATABASE_URL); on SQLite "
+                             "only one process may write")
+        return self
+
+    @model_validator(mode="after")
     def _production_guard(self) -> Settings:
         if self.env == "production":
             if self.secret_key == DEFAULT_SECRET:
@@ -129,6 +140,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.db_url.startswith("sqlite")
+
+    @property
+    def offload_worker_count(self) -> int:
+        if self.offload_workers is not None:
+            return self.offload_workers
+        return 0 if self.is_sqlite else max(1, min(2, os.cpu_count() or 1))
 
     @property
     def files_dir(self) -> Path:

@@ -33,3 +33,9 @@ def bad_request(code: str, message: str, details: Any = None) -> ApiError:
 
 def unprocessable(message: str, errors: list[dict[str, Any]]) -> ApiError:
     return ApiError(422, "validation_error", message, {"errors": errors})
+
+
+def integrity_conflict() -> ApiError:
+    """A uniqueness race the service's own check could not see (two writers at once): the loser gets a
+    conflict, never a 500. Services check first so that the usual case has a specific message."""
+    return ApiError(409, "conflict", "the change conflicts with existing data")

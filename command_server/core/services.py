@@ -15,6 +15,7 @@ from .security import SessionCache
 from .uow import Writer
 
 if TYPE_CHECKING:
+    from .offload import Offload
     from .realtime import Realtime
 
 
@@ -27,6 +28,7 @@ class Services:
     pump: EventPump
     sessions: SessionCache
     realtime: Realtime | None = None
+    offload: Offload | None = None  # set by create_app; worker processes only in the server itself
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services")

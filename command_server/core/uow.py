@@ -24,6 +24,8 @@ from .security import Actor, SystemActor
 ORDER_LOCK_KEY = 0x45435301  # "ECS" + 1: the advisory lock that orders event and audit ids on PostgreSQL
 
 AnyActor = Actor | SystemActor
+_TRY_ORDER_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
+_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(:k)").execution_options(off_loop=True)
 
 
 @dataclass
@@ -72,8 +74,11 @@ class UnitOfWork:
         if not self._pending_events and not self._pending_audit:
             return
         await self.session.flush()
-        if self.is_postgres:
-            await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ORDER_LOCK_KEY})
+        if self.is_postgres and not await self.session.scalar(_TRY_ORDER_LOCK, {"k": ORDER_LOCK_KEY}):
+            # Held by another process (an offload worker committing a batch, another server): waited for in a
+            # thread. Statements of a write run inline, so a wait here would stop this process's event loop for
+            # as long as the other transaction takes to commit. Free — the usual case — it costs one statement.
+            await self.session.execute(_ORDER_LOCK, {"k": ORDER_LOCK_KEY})
         now = utcnow()
         actor_id = self.actor.user_id
         actor_name = self.actor.username

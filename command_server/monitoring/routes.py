@@ -22,11 +22,14 @@ routes = RouteTable("monitoring")
 
 
 @routes.post("/api/v1/monitoring/readings", perm="monitoring:ingest", api_key=True, body=ReadingsIn,
-             response=IngestOut)
+             defer_body=True, response=IngestOut)
 async def ingest_readings(ctx: Ctx) -> dict[str, Any]:
     """Store a batch of readings (up to 20,000) and evaluate the matching warning rules. Bad rows are
     reported per row in `rejected`; the others are stored. A re-sent reading is counted as a duplicate."""
-    return await service.ingest(services(ctx.app), ctx.user, ctx.body.readings)
+    svc = services(ctx.app)
+    assert svc.offload is not None
+    # parsed, checked and stored in an offload worker where the server has them (core/offload.py)
+    return await svc.offload.run(service.INGEST_BODY, ctx.user, ctx.body)  # type: ignore[no-any-return]
 
 
 @routes.get("/api/v1/monitoring/series", perm="monitoring:read", query=SeriesQuery, response=SeriesOut)

@@ -51,6 +51,7 @@ class LoopQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     since: AwareDatetime | None = Field(None, description="only stalls that began at or after this time")
     limit: int = Field(50, ge=1, le=200)
+    heap: bool = Field(False, description="also count the objects a full garbage collection walks, by type")
 
 
 @routes.get("/api/v1/system/loop", perm="system:diagnose", query=LoopQuery)
@@ -60,7 +61,7 @@ async def loop_stalls(ctx: Ctx) -> dict[str, object]:
     stacks: what held the loop (``system/loopwatch.py``)."""
     if LOOP_WATCH not in ctx.app:
         raise ApiError(404, "loop_watch_off", "the stall recorder is off (ECS_LOOP_STALL_MS=0)")
-    return ctx.app[LOOP_WATCH].report(since=ctx.query.since, limit=ctx.query.limit)
+    return ctx.app[LOOP_WATCH].report(since=ctx.query.since, limit=ctx.query.limit, heap=ctx.query.heap)
 
 
 @routes.get("/api/openapi.json", public=True)

@@ -274,3 +274,37 @@ async def test_request_cancelled_in_an_off_loop_statement_does_not_block_the_loo
     async with db.write() as s:  # the connection went back to the pool clean
         await s.execute(text("INSERT INTO t VALUES (32)"))
     assert await _keys(db) == [30, 32]
+
+
+@needs_pg
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_waiting_for_the_event_order_lock_held_elsewhere_does_not_block_the_loop(api) -> None:  # type: ignore[no-untyped-def]
+    """Another process (an offload worker, a second server) holds the advisory lock that orders event ids while
+    it commits: this process's write waits for it in a thread, and its event loop goes on meanwhile."""
+    from command_server.core.services import services
+    from command_server.core.uow import ORDER_LOCK_KEY
+
+    svc = services(api.app)
+    operator = await api.as_user("operator")  # (a login writes too)
+    other = psycopg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    other.execute("SELECT pg_advisory_xact_lock(%s)", (ORDER_LOCK_KEY,))
+    release = threading.Timer(1.0, other.commit)  # from a thread: a blocked loop could not release it
+    release.start()
+    try:
+        t0 = time.monotonic()
+        write = asyncio.create_task(operator.post("/api/v1/alarms", json={
+            "channel": "hotline", "event_type": "water", "lon": 121.5, "lat": 31.0, "description": "河面有油膜"}))
+        lags = []
+        while not write.done():
+            t = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append(time.monotonic() - t - 0.01)
+        r = await write
+        assert r.status == 201, await r.text()
+        assert time.monotonic() - t0 >= 0.9  # it did wait for the lock
+        assert max(lags) < 0.3, f"the loop stopped for {max(lags):.2f} s"
+        async with svc.db.read() as s:  # its event was written after the other holder let go
+            assert await s.scalar(text("SELECT count(*) FROM events WHERE type = 'alarm.created'")) == 1
+    finally:
+        release.cancel()
+        other.close()

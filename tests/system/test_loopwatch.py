@@ -110,6 +110,10 @@ async def test_admins_read_the_stalls_of_the_running_server(settings_factory) ->
         # since: only what began after it
         r = await admin.get("/api/v1/system/loop", params={"since": held[0]["at"]})
         assert [s["at"] for s in (await r.json())["stalls"]][-1] == held[0]["at"]
+        r = await admin.get("/api/v1/system/loop", params={"heap": "true", "limit": "1"})
+        heap = (await r.json())["heap"]
+        assert heap["oldest_generation"] >= sum(heap["types"].values()) > 0 and heap["frozen"] == 0  # (tests)
+        assert "heap" not in body
         r = await admin.get("/api/v1/system/loop", params={"since": "2026-01-01T00:00:00"})
         assert r.status == 422  # no zone
         r = await admin.get("/api/v1/system/loop", params={"limit": "0"})
