@@ -27,6 +27,7 @@ import multiprocessing as mp
 import multiprocessing.util
 import os
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -46,6 +47,7 @@ log = logging.getLogger("ecs.offload")
 
 Fn = Callable[..., Awaitable[Any]]
 WARM_HOLD_S = 0.3  # each warm-up call holds its worker this long, so that every worker gets one
+PARENT_CHECK_S = 0.5
 
 
 class OffloadError(RuntimeError):
@@ -160,6 +162,8 @@ def _worker_init(settings: Settings) -> None:
     from .uow import Writer
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops the workers
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="offload-parent-watch",
+                     daemon=True).start()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
     configure(settings.sm4_key)
     loop = asyncio.new_event_loop()
@@ -176,6 +180,14 @@ def _worker_init(settings: Settings) -> None:
     if settings.gc_freeze:  # as the server does (app.freeze_startup_objects): imports and mappers live for good
         gc.collect()
         gc.freeze()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A killed server's workers would live on: their task queue stays open in each other. An open transaction
+    of theirs is rolled back when the connection drops."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
 
 
 def _warm(hold_s: float) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from command_server.core.services import services
 from command_server.core.uow import AnyActor
 from tests.api.test_monitoring import T0, ingest, make_source, row
 from tests.api.test_warnings import make_rule, warnings_of
-from tests.conftest import Api, make_settings, start_api
+from tests.conftest import PG_URL, Api, make_settings, start_api
+from tests.peers.server import ServerProcess
 from tests.realtime_client import Listener
 
 on_postgres = pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
@@ -131,3 +133,34 @@ def test_workers_are_refused_on_sqlite(tmp_path: Any) -> None:
     assert make_settings(tmp_path, "sqlite", None, offload_workers=None).offload_worker_count == 0
     pg = Settings(database_url="postgresql://u@h/db", offload_workers=None)
     assert pg.offload_worker_count == min(2, os.cpu_count() or 1)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(k) for k in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@on_postgres
+async def test_workers_end_with_a_killed_server(tmp_path: Path, pg_schema: str) -> None:
+    server = ServerProcess(tmp_path / "var", env={"DATABASE_URL": PG_URL, "ECS_DB_SCHEMA": pg_schema,
+                                                   "ECS_SEED_DEMO_CITY": "false", "ECS_OFFLOAD_WORKERS": "2"})
+    await asyncio.to_thread(server.start)
+    try:
+        assert server.proc is not None
+        kids = _children(server.proc.pid)
+        assert len(kids) >= 2  # the workers (and multiprocessing's resource tracker)
+        server.proc.kill()
+        server.proc.wait()
+        for _ in range(50):
+            if not any(_running(k) for k in kids):
+                break
+            await asyncio.sleep(0.1)
+        assert not any(_running(k) for k in kids), "a worker outlived its server"
+    finally:
+        server.stop()
