@@ -37,6 +37,7 @@ import tempfile
 import time
 import uuid
 from array import array
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,9 @@ TYPE_WEIGHTS = [25, 22, 8, 18, 10, 2, 6, 9]
 CLOSED_STATES = ("closed", "assessed", "false_alarm", "merged")
 SIRS = ("先生", "女士")
 TASK_TITLES = ("现场监测", "围堵截流", "疏散群众", "采样分析", "信息报送", "企业排查")
+# the Server-Timing phases of the responses to the operation in progress (one list per client task; the
+# incident workspace's parallel requests share it)
+_TIMINGS: ContextVar[list[dict[str, float]] | None] = ContextVar("bench_timings", default=None)
 
 
 def log(msg: str) -> None:
@@ -437,14 +441,26 @@ class Client:
         self.errors: dict[str, int] = dict.fromkeys(MIX, 0)
         self.error_sample: list[str] = []
         self.requests = 0
+        # per operation: (client ms, the server's phases of its slowest response) — with ECS_SERVER_TIMING
+        self.timings: dict[str, list[tuple[float, dict[str, float]]]] = {op: [] for op in MIX}
 
     def auth(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    @staticmethod
+    def _server_timing(resp: Any) -> None:
+        from command_server.core.timing import HEADER, parse
+
+        box = _TIMINGS.get()
+        st = resp.headers.get(HEADER)
+        if box is not None and st:
+            box.append(parse(st))
 
     async def _get(self, path: str, headers: dict[str, str], params: Any = None) -> None:
         async with self.http.get(self.url + path, params=params, headers=headers) as resp:
             await resp.read()
             self.requests += 1
+            self._server_timing(resp)
             if resp.status != 200:
                 raise RuntimeError(f"GET {path} → {resp.status}")
 
@@ -452,6 +468,7 @@ class Client:
         async with self.http.post(self.url + path, json=body, headers=headers) as resp:
             data = await resp.read()
             self.requests += 1
+            self._server_timing(resp)
             if resp.status not in ok:
                 raise RuntimeError(f"POST {path} → {resp.status} {data[:200]!r}")
 
@@ -568,6 +585,8 @@ class Client:
             t0 = time.perf_counter()
             err = None
             variant = None
+            box: list[dict[str, float]] = []
+            _TIMINGS.set(box)
             try:
                 variant = await getattr(self, op)(r, user)
             except Exception as exc:  # every failure counts as an error of the operation
@@ -575,6 +594,8 @@ class Client:
             ms = (time.perf_counter() - t0) * 1000.0
             if start_wall >= t_measure:
                 self.record(op, variant, ms, err, start_wall - t_measure)
+                if box and err is None:
+                    self.timings[op].append((ms, max(box, key=lambda p: p.get("total", 0.0))))
             # a person at a console: exponential pauses around the mean — during the warm-up too (a warm-up
             # without them was a closed-loop burst whose backlog spilled into the measurement as a 1–3 s "tail")
             if self.cfg["think_ms"] > 0:
@@ -643,6 +664,7 @@ async def worker_main(cfg: dict[str, Any], conn: Any) -> None:
             "variants": {k: a.tobytes() for k, a in client.variants.items()},
             "slowest": sorted(client.slowest, reverse=True)[:40],
             "errors": client.errors, "error_sample": client.error_sample, "requests": client.requests,
+            "timings": client.timings,
             "cpu_s": cpu.get("t1", time.process_time()) - cpu.get("t0", 0.0),
             "client_loop_lag_max_ms": round(lag["max_ms"], 1)}))
 
@@ -846,9 +868,35 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
     }
     if loop_before and loop_after:
         out["server_loop"] = loop_summary(loop_before, loop_after, t_measure, out["slowest"])
+    timed = server_timing_summary(results)
+    if timed:
+        out["server_timing"] = timed
     samples = [s for res in results for s in res["error_sample"]]
     if samples:
         out["error_sample"] = samples[:5]
+    return out
+
+
+def server_timing_summary(results: list[dict[str, Any]], tail_pct: float = 2.0) -> dict[str, Any]:
+    """Where each operation's time went, from its responses' ``Server-Timing`` (command_server/core/timing.py):
+    the mean ms of each phase over all requests and over the slowest ``tail_pct`` % (at least 3), with
+    ``outside`` = the client's time minus the server's ``total`` (the socket, the server's loop not yet
+    reading the request, the client's own loop). Phases may overlap; an operation of several requests (the
+    incident workspace) shows its slowest response."""
+    out: dict[str, Any] = {}
+    for op in MIX:
+        rows = sorted((x for res in results for x in res.get("timings", {}).get(op, [])), key=lambda x: x[0])
+        if not rows:
+            continue
+
+        def mean(sel: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
+            names = sorted({k for _ms, p in sel for k in p})
+            m = {k: round(sum(p.get(k, 0.0) for _ms, p in sel) / len(sel), 1) for k in names}
+            m["outside"] = round(sum(ms - p.get("total", 0.0) for ms, p in sel) / len(sel), 1)
+            m["client"] = round(sum(ms for ms, _p in sel) / len(sel), 1)
+            return m
+        tail = rows[-max(3, math.ceil(len(rows) * tail_pct / 100)):]
+        out[op] = {"n": len(rows), "mean": mean(rows), f"slowest_{tail_pct:g}pct": mean(tail)}
     return out
 
 
@@ -860,7 +908,7 @@ def run_own(args: argparse.Namespace) -> dict[str, Any]:
                "readings": round(args.readings * s)}
     schema = None
     # stalls of the server's loop from 20 ms on (the goals are 50 ms): out["server_loop"]
-    env = {"ECS_SEED_DEMO_CITY": "true", "ECS_LOOP_STALL_MS": "20"}
+    env = {"ECS_SEED_DEMO_CITY": "true", "ECS_LOOP_STALL_MS": "20", "ECS_SERVER_TIMING": "true"}
     if args.db == "postgresql":
         url = os.environ.get("DATABASE_URL") or PG_DEFAULT
         schema = "bench_" + uuid.uuid4().hex[:12]

@@ -11,7 +11,7 @@ from aiohttp import web
 from .auth.passwords import Passwords
 from .auth.service import PASSWORDS, session_alive
 from .core import crypto
-from .core.api import SECRET, SESSION_GUARD, error_middleware, mount
+from .core.api import SECRET, SESSION_GUARD, error_middleware, mount, timing_middleware
 from .core.bus import EventBus, InMemoryBus, RedisBus
 from .core.config import Settings
 from .core.db import Database
@@ -61,7 +61,10 @@ def create_app(settings: Settings) -> web.Application:
     svc = Services(settings=settings, db=db, write=Writer(db, bus.notify), bus=bus, pump=pump,
                    sessions=SessionCache())
 
-    app = web.Application(middlewares=[error_middleware, security_headers], client_max_size=8 * 1024 * 1024)
+    middlewares = [error_middleware, security_headers]
+    if settings.server_timing:
+        middlewares.insert(0, timing_middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=8 * 1024 * 1024)
     app[SERVICES] = svc
     offload = svc.offload = Offload(svc, settings.offload_worker_count)
     app[SECRET] = settings.secret_key

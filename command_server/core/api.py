@@ -25,6 +25,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from . import timing
 from .errors import ApiError, integrity_conflict
 from .security import Actor, decode_access_token
 
@@ -222,10 +223,11 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
         actor: Actor | None = None
         if not route.public:
             api_key = request.headers.get("X-API-Key") if route.api_key else None
-            if api_key:
-                actor = await request.app[API_KEY_AUTH](request, api_key)
-            else:
-                actor = await authenticate(request)
+            with timing.phase("auth"):
+                if api_key:
+                    actor = await request.app[API_KEY_AUTH](request, api_key)
+                else:
+                    actor = await authenticate(request)
             assert route.perm is not None
             actor.require(route.perm)
         ctx = Ctx(request=request, actor=actor, params=dict(request.match_info))
@@ -236,19 +238,34 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
                 raise ApiError(422, "validation_error", "invalid query parameters",
                                {"errors": _validation_errors(exc, "query")}) from None
         if route.body is not None:
-            raw = await request.read()
-            if not raw:
-                raise ApiError(400, "body_required", "a JSON body is required")
-            ctx.body = raw if route.defer_body else parse_body(route.body, raw)
+            with timing.phase("body"):
+                raw = await request.read()
+                if not raw:
+                    raise ApiError(400, "body_required", "a JSON body is required")
+                ctx.body = raw if route.defer_body else parse_body(route.body, raw)
         result = await route.handler(ctx)
         if isinstance(result, web.StreamResponse):
             return result
         if result is None:
             return web.Response(status=204)
-        return json_response(result, status=route.status)
+        with timing.phase("json"):
+            return json_response(result, status=route.status)
 
     handler.__name__ = route.handler.__name__
     return handler
+
+
+@web.middleware
+async def timing_middleware(request: web.Request,
+                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """``Server-Timing`` on every API response, errors included (installed with ``ECS_SERVER_TIMING``)."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    t = timing.start()
+    resp = await handler(request)
+    if not resp.prepared:  # a streamed response has sent its headers already
+        resp.headers[timing.HEADER] = t.header()
+    return resp
 
 
 @web.middleware

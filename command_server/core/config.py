@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # loop_stall_ms is recorded with the loop thread's stack (GET /api/v1/system/loop). 0 turns it off.
     loop_tick_ms: float = Field(10.0, ge=1, le=1000)
     loop_stall_ms: float = Field(50.0, ge=0, le=60_000)
+    # A ``Server-Timing`` header on every API response: where the request waited (core/timing.py). A
+    # diagnostic — it tells a client how long the server's locks and queries took — so off unless asked for.
+    server_timing: bool = False
     # Worker processes for requests whose CPU would hold the event loop (core/offload.py): none given, two on
     # PostgreSQL (one per core, at most two), none on SQLite, whose writers only one process can order.
     offload_workers: int | None = Field(None, ge=0, le=16)

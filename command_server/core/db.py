@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
+from . import timing
 from .inline_db import UNLOCKED_SLOTS, inline_connect_args, inline_url, mark_inline
 
 log = logging.getLogger("ecs.db")
@@ -142,7 +143,8 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         session = self.read_sessions()
         try:
-            yield session
+            with timing.phase("read"):
+                yield session
         finally:
             await session.close()
 
@@ -161,14 +163,23 @@ class Database:
         At most ``UNLOCKED_SLOTS`` transactions are before the lock at a time: each holds a pooled connection,
         and the lock holder must always find one. On SQLite there is one writer anyway, and it runs under the lock."""
         before_lock = unlocked is not None and self.unlocked_before_lock
+        t = timing.current()
+        waited = time.perf_counter()
         async with self._unlocked_slots if before_lock else self._write_lock:
+            waited = time.perf_counter() - waited  # queued behind this process's other writes ("wlock")
             session = self.write_sessions()
             try:
                 if unlocked is not None:
-                    await unlocked(session)
+                    with timing.phase("unlocked"):
+                        await unlocked(session)
+                t1 = time.perf_counter()
                 async with self._write_lock if before_lock else nullcontext():
-                    yield session
-                    await session.commit()
+                    if t is not None:
+                        t.add("wlock", waited + (time.perf_counter() - t1 if before_lock else 0.0))
+                    with timing.phase("write"):
+                        yield session
+                    with timing.phase("commit"):
+                        await session.commit()
             except BaseException:
                 await session.rollback()
                 raise

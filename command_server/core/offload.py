@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
+from . import timing
 from .errors import ApiError, integrity_conflict
 
 if TYPE_CHECKING:
@@ -112,7 +113,8 @@ class Offload:
             return await resolve(fn)(self.svc, actor, *args)
         loop = asyncio.get_running_loop()
         try:
-            kind, value, last_event = await loop.run_in_executor(pool, _call, fn, actor, args)
+            with timing.phase("worker"):
+                kind, value, last_event, phases = await loop.run_in_executor(pool, _call, fn, actor, args)
         except BrokenProcessPool:
             await self._replace(pool)
             raise ApiError(503, "worker_restarted", "the worker process handling the request stopped before it "
@@ -120,6 +122,8 @@ class Offload:
                                                     "— send it again") from None
         if last_event:
             self.svc.bus.notify(last_event)
+        if phases and (t := timing.current()) is not None:
+            t.merge(phases, "w.")
         if kind == "ok":
             return value
         if kind == "api_error":
@@ -195,23 +199,27 @@ def _warm(hold_s: float) -> int:
     return os.getpid()
 
 
-def _call(fn: str, actor: Any, args: tuple[Any, ...]) -> tuple[str, Any, int]:
-    """(kind, value, last event id written): ``ok`` with the result, ``api_error`` with ApiError's arguments,
-    or ``error`` with a description (the traceback is logged here)."""
+def _call(fn: str, actor: Any, args: tuple[Any, ...]) -> tuple[str, Any, int, dict[str, list[float]] | None]:
+    """(kind, value, last event id written, the call's timed phases or None): ``ok`` with the result,
+    ``api_error`` with ApiError's arguments, or ``error`` with a description (the traceback is logged here)."""
     w = _WORKER
     assert w is not None, "offload worker not initialised"
     w.events.clear()
+    # the task run_until_complete creates copies this thread's context, and with it the call's Timing
+    t = timing.start() if w.svc.settings.server_timing else None
     try:
         f = w.fns.get(fn)
         if f is None:
             f = w.fns[fn] = resolve(fn)
-        value = w.loop.run_until_complete(f(w.svc, actor, *args))
-        return "ok", value, max(w.events, default=0)
+        with timing.phase("call"):
+            value = w.loop.run_until_complete(f(w.svc, actor, *args))
+        kind, out = "ok", value
     except IntegrityError:
         e = integrity_conflict()
-        return "api_error", (e.status, e.code, e.message, e.details), max(w.events, default=0)
+        kind, out = "api_error", (e.status, e.code, e.message, e.details)
     except ApiError as e:
-        return "api_error", (e.status, e.code, e.message, e.details), max(w.events, default=0)
+        kind, out = "api_error", (e.status, e.code, e.message, e.details)
     except Exception as exc:
         log.exception("offloaded call %s failed", fn)
-        return "error", f"{type(exc).__name__}: {exc}"[:500], max(w.events, default=0)
+        kind, out = "error", f"{type(exc).__name__}: {exc}"[:500]
+    return kind, out, max(w.events, default=0), None if t is None else t.phases

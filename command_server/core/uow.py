@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import timing
 from .audit import GENESIS, AuditEntry, entry_hash
 from .db import Database, utcnow
 from .events import Event
@@ -78,7 +79,8 @@ class UnitOfWork:
             # Held by another process (an offload worker committing a batch, another server): waited for in a
             # thread. Statements of a write run inline, so a wait here would stop this process's event loop for
             # as long as the other transaction takes to commit. Free — the usual case — it costs one statement.
-            await self.session.execute(_ORDER_LOCK, {"k": ORDER_LOCK_KEY})
+            with timing.phase("olock"):
+                await self.session.execute(_ORDER_LOCK, {"k": ORDER_LOCK_KEY})
         now = utcnow()
         actor_id = self.actor.user_id
         actor_name = self.actor.username
