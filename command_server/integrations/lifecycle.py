@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..core.api import API_KEY_AUTH
+from ..core.services import services
 from .service import KeyResolver
 
 
 def install(app: web.Application) -> None:
-    app[API_KEY_AUTH] = KeyResolver()
+    resolver = app[API_KEY_AUTH] = KeyResolver()
+    resolver.watch(services(app))

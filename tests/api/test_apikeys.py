@@ -120,3 +120,57 @@ async def test_concurrent_double_submit_creates_one_alarm(api: Api) -> None:
     op = await api.as_user("operator")
     page = await (await op.get("/api/v1/alarms", params={"channel": "external"})).json()
     assert page["total"] == 3
+
+
+async def test_a_key_is_looked_up_once_and_a_revocation_elsewhere_arrives_with_its_event(settings_factory) -> None:  # type: ignore[no-untyped-def]
+    """Two servers on one database. Server B remembers the key it resolved (no query per request); when server
+    A revokes it, B hears of it from the ``api_key.revoked`` event its pump delivers — long before the
+    liveness cache would have expired (set to a minute here)."""
+    from types import SimpleNamespace
+
+    from command_server.core.api import API_KEY_AUTH
+    from command_server.core.services import services
+    from tests.conftest import start_api
+
+    settings = settings_factory()
+    a = await start_api(settings)
+    b = await start_api(settings)
+    try:
+        admin = await a.as_user("admin")
+        created = await _key(admin, "city-iot", ["alarms:write"])
+        svc_b = services(b.app)
+        svc_b.sessions.ttl_s = 60.0
+        resolve = b.app[API_KEY_AUTH]
+        request = SimpleNamespace(app=b.app, remote="127.0.0.1")
+        reads = 0
+        real_read = svc_b.db.read
+
+        def counting_read():  # type: ignore[no-untyped-def]
+            nonlocal reads
+            reads += 1
+            return real_read()
+
+        svc_b.db.read = counting_read  # type: ignore[method-assign]
+        actor = await resolve(request, created["key"])
+        assert (actor.username, actor.user_id, sorted(actor.permissions)) == ("apikey:city-iot", -created["id"],
+                                                                              ["alarms:write"])
+        assert reads == 1
+        for _ in range(5):
+            assert (await resolve(request, created["key"])).username == "apikey:city-iot"
+        assert reads == 1  # remembered
+
+        assert (await admin.delete(f"/api/v1/integrations/api-keys/{created['id']}")).status == 204
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:  # B's pump polls every second (no bus between two in-process apps)
+            try:
+                await resolve(request, created["key"])
+            except Exception as exc:
+                assert getattr(exc, "code", None) == "invalid_api_key"
+                break
+            assert asyncio.get_running_loop().time() < deadline, "server B still accepts the revoked key"
+            await asyncio.sleep(0.1)
+        status, body = await _push(b, created["key"], external_id="T-9")
+        assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    finally:
+        await b.client.close()
+        await a.client.close()
