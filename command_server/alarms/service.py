@@ -65,10 +65,31 @@ TEXT_HITS_WALK = 1_000  # a text search with more matches pages by walking the n
 _APPS: weakref.WeakKeyDictionary[AsyncEngine, web.Application] = weakref.WeakKeyDictionary()
 
 
+class UnitIds:
+    """The unit a district feature names (``unit_id`` or ``unit_code``), remembered per app: every intake
+    routes, units change rarely, and the lookup was one of the intake's two read round trips — each an
+    event-loop turn, a few ms under load (``Server-Timing``, docs/performance.md, tenth round). Any unit event
+    delivered by the pump forgets them all; an answer read while one arrived is not kept."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, object], int | None] = {}
+        self.generation = 0
+
+    async def on_events(self, batch: list[Any]) -> None:
+        if any(ev.type.startswith("unit.") for ev in batch):
+            self.ids.clear()
+            self.generation += 1
+
+
+UNIT_IDS: web.AppKey[UnitIds] = web.AppKey("alarm_unit_ids", UnitIds)
+
+
 def register_app(app: web.Application) -> None:
-    db = services(app).db
-    for engine in (db.engine, db.read_engine, db.write_engine):
+    svc = services(app)
+    for engine in (svc.db.engine, svc.db.read_engine, svc.db.write_engine):
         _APPS[engine] = app
+    units = app[UNIT_IDS] = UnitIds()
+    svc.pump.subscribe(units.on_events)
 
 
 # --- output -------------------------------------------------------------------------------------------------
@@ -156,29 +177,43 @@ class District:
     name: str
 
 
-def _geo_index(session: AsyncSession) -> Any:
-    app = _APPS.get(session.bind) if isinstance(session.bind, AsyncEngine) else None
-    return None if app is None else app.get(GEO_INDEX)
+def _app_of(session: AsyncSession) -> web.Application | None:
+    return _APPS.get(session.bind) if isinstance(session.bind, AsyncEngine) else None
+
+
+async def _unit_id(session: AsyncSession, props: dict[str, Any]) -> int | None:
+    if isinstance(props.get("unit_id"), int):
+        key: tuple[str, object] = ("id", props["unit_id"])
+        query = select(Unit.id).where(Unit.id == props["unit_id"])
+    elif props.get("unit_code"):
+        key = ("code", str(props["unit_code"]))
+        query = select(Unit.id).where(Unit.code == str(props["unit_code"]))
+    else:
+        return None
+    app = _app_of(session)
+    units = None if app is None else app.get(UNIT_IDS)
+    if units is not None and key in units.ids:
+        return units.ids[key]
+    generation = units.generation if units is not None else 0
+    unit_id = await session.scalar(query)
+    if units is not None and units.generation == generation:
+        units.ids[key] = unit_id
+    return unit_id
 
 
 async def find_district(session: AsyncSession, lon: float, lat: float) -> District | None:
     """The district whose boundary contains the point, from the map's ``districts`` layer (the shared map
     index answers; a point on a border goes to the first by name). The unit comes from the feature's
     ``unit_id`` or ``unit_code`` property."""
-    index = _geo_index(session)
+    app = _app_of(session)
+    index = None if app is None else app.get(GEO_INDEX)
     if index is None or DISTRICT_LAYER not in index.catalog.layer_names:
         return None
     hits = index.catalog.search_nearest(lon, lat, 2, layers=DISTRICT_LAYER).top()
     inside = [h for h in hits if h.distance_m == 0.0]
     if not inside:
         return None
-    props = inside[0].feature.properties
-    unit_id: int | None = None
-    if isinstance(props.get("unit_id"), int):
-        unit_id = await session.scalar(select(Unit.id).where(Unit.id == props["unit_id"]))
-    elif props.get("unit_code"):
-        unit_id = await session.scalar(select(Unit.id).where(Unit.code == str(props["unit_code"])))
-    return District(unit_id, inside[0].feature.name)
+    return District(await _unit_id(session, inside[0].feature.properties), inside[0].feature.name)
 
 
 async def _check_attachments(session: AsyncSession, ids: list[int]) -> None:

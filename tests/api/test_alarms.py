@@ -301,6 +301,28 @@ async def _district_setup(api: Api) -> dict[str, Any]:
     return out
 
 
+async def test_routing_follows_a_unit_whose_code_changes(api: Api) -> None:
+    """The unit a district polygon names (by ``unit_code``) is remembered between intakes; a unit event makes
+    the next intake look again."""
+    ctx = await _district_setup(api)
+    op = await api.as_user("operator")
+    north = ctx["north"]["unit"]
+    complaint = {"channel": "complaint_12369", "event_type": "air", "lon": 121.5, "lat": 31.2, "description": "异味"}
+    assert (await _ok(op, **complaint))["routed_to_unit_id"] == north["id"]
+    assert (await _ok(op, **complaint))["routed_to_unit_id"] == north["id"]  # (remembered)
+    # the polygon says "T-N"; the north unit now has another code and a new unit takes "T-N"
+    r = await ctx["admin"].patch(f"/api/v1/org/units/{north['id']}", json={"code": "T-N-OLD"})
+    assert r.status == 200, await r.text()
+    r = await ctx["admin"].post("/api/v1/org/units", json={"name": "新北区", "kind": "district", "code": "T-N",
+                                                                 "parent_id": north["parent_id"]})
+    assert r.status == 201, await r.text()
+    new_north = (await r.json())["id"]
+    deadline = asyncio.get_running_loop().time() + 5
+    while (routed := (await _ok(op, **complaint))["routed_to_unit_id"]) != new_north:
+        assert asyncio.get_running_loop().time() < deadline, f"still routed to {routed}"
+        await asyncio.sleep(0.05)
+
+
 async def test_complaints_are_routed_to_the_district_and_only_its_staff_see_them_live(api: Api) -> None:
     ctx = await _district_setup(api)
     url = str(api.client.make_url("/"))
