@@ -37,6 +37,7 @@ def _serve(settings) -> int:  # type: ignore[no-untyped-def]
     from aiohttp import web
 
     from .app import create_app
+    from .core.inline_db import hand_back_quickly
     from .demo.seed import DEMO_USERS
 
     if settings.env == "production":
@@ -45,6 +46,7 @@ def _serve(settings) -> int:  # type: ignore[no-untyped-def]
             print(f"configuration error: {problem}", file=sys.stderr)
             return 2
     app = create_app(settings)
+    hand_back_quickly()
     url = f"http://{settings.host}:{settings.port}"
     print(f"环境应急指挥与融合通信系统 — serving at {url}  (API docs {url}/api/docs)", flush=True)
     if settings.seed_demo:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -15,6 +14,7 @@ from .core.api import SECRET, SESSION_GUARD, error_middleware, mount, timing_mid
 from .core.bus import EventBus, InMemoryBus, RedisBus
 from .core.config import Settings
 from .core.db import Database
+from .core.heap import settle_after_startup
 from .core.migrate import upgrade
 from .core.offload import Offload
 from .core.pump import EventPump
@@ -40,16 +40,6 @@ async def security_headers(request: web.Request,
     if request.path.startswith("/api/"):
         resp.headers.setdefault("Cache-Control", "no-store")
     return resp
-
-
-def freeze_startup_objects() -> None:
-    """What start-up built (ORM mappers, the map index, caches, the demo city) lives as long as the process,
-    yet every full collection walked it: ~185 ms with the demo city, the event loop stopped, and every request
-    in flight waited — bunches of slow requests in bench/api_latency.py (docs/performance.md, API latency,
-    eighth round). Frozen, those objects are still freed by reference counting; collections walk only what
-    is allocated later."""
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -101,7 +91,7 @@ def create_app(settings: Settings) -> web.Application:
         await bus.start(pump.wake)
         await offload.start()
         if settings.gc_freeze:
-            freeze_startup_objects()
+            settle_after_startup()
 
     async def on_cleanup(_app: web.Application) -> None:
         await offload.stop()  # first: a call in progress commits, and its events are still delivered

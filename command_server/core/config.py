@@ -67,8 +67,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Events replayed to a reconnecting socket at most; beyond it the client reloads via REST.
     replay_limit: int = Field(2000, ge=1)
-    # Freeze the objects alive after start-up out of the garbage collector's reach (``app.py``). Off in the
-    # tests, which start hundreds of apps in one process: frozen cycles of a torn-down app are never freed.
+    # Freeze the objects alive after start-up out of the garbage collector's reach, and collect the middle
+    # generation less often (``core/heap.py``). Off in the tests, which start hundreds of apps in one process:
+    # frozen cycles of a torn-down app are never freed.
     gc_freeze: bool = True
     # The event-loop stall recorder (system/loopwatch.py): a heartbeat every tick; a beat later than
     # loop_stall_ms is recorded with the loop thread's stack (GET /api/v1/system/loop). 0 turns it off.

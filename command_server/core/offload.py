@@ -20,7 +20,6 @@ a request does never depends on where it ran.
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib
 import logging
 import multiprocessing as mp
@@ -160,11 +159,14 @@ def _worker_init(settings: Settings) -> None:
     from .bus import InMemoryBus
     from .crypto import configure
     from .db import Database
+    from .heap import settle_after_startup
+    from .inline_db import hand_back_quickly
     from .pump import EventPump
     from .security import SessionCache
     from .services import Services
     from .uow import Writer
 
+    hand_back_quickly()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops the workers
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="offload-parent-watch",
                      daemon=True).start()
@@ -181,9 +183,8 @@ def _worker_init(settings: Settings) -> None:
     _WORKER = _Worker(loop, svc, events)
     # connections closed properly when the worker exits (multiprocessing skips atexit in its children)
     multiprocessing.util.Finalize(None, lambda: loop.run_until_complete(db.dispose()), exitpriority=10)
-    if settings.gc_freeze:  # as the server does (app.freeze_startup_objects): imports and mappers live for good
-        gc.collect()
-        gc.freeze()
+    if settings.gc_freeze:  # as the server does: imports and mappers live for good
+        settle_after_startup()
 
 
 def _exit_with_parent(parent: int) -> None:
