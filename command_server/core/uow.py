@@ -92,8 +92,9 @@ class UnitOfWork:
             select(func.max(Event.id)).scalar_subquery(), select(last_audit.c.id).scalar_subquery(),
             select(last_audit.c.hash).scalar_subquery()))).one()
         # Core inserts, not ``session.add``: the rows are complete here, and the ORM's flush (unit-of-work
-        # sorting, identity map, state tracking) was ~half the CPU of an alarm intake's write, all of it under
-        # the write lock. ``self.events`` are the same rows as transient objects, for the caller's use.
+        # sorting, identity map, state tracking) cost ~0.4 ms of CPU per alarm intake (7.6 → 7.2 ms in-process
+        # on SQLite), all of it under the write lock. ``self.events`` are the same rows as transient objects,
+        # for the caller's use.
         if self._pending_events:
             next_id = (max_event or 0) + 1
             rows: list[dict[str, Any]] = []
