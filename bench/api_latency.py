@@ -112,7 +112,8 @@ async def count_rows(url: str, schema: str | None) -> dict[str, int]:
         async with eng.connect() as c:
             for key, table in (("alarms", "alarms"), ("incidents", "incidents"), ("readings", "monitoring_readings"),
                                ("tasks", "tasks"), ("incident_reports", "incident_reports"),
-                               ("events", "events"), ("monitoring_sources", "monitoring_sources")):
+                               ("events", "events"), ("monitoring_sources", "monitoring_sources"),
+                               ("warnings", "warnings"), ("notifications", "notifications")):
                 out[key] = int((await c.execute(text(f"SELECT count(*) FROM {table}"))).scalar() or 0)
     finally:
         await eng.dispose()
@@ -846,7 +847,8 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
         "http_requests_rps": round(sum(res["requests"] for res in results) / (d + args.warmup), 1),
         "goals_met": all(o.get("meets_goal") for o in ops.values()),
         "clients": args.clients, "think_ms": args.think_ms,
-        "client_processes": procs, "warmup_s": args.warmup, "duration_s": d,
+        "server_session": None if args.url else args.server_session, "client_processes": procs,
+        "warmup_s": args.warmup, "duration_s": d,
         # the server with its offload workers (core/offload.py); the main process (its event loop) alone
         "server_cpu_pct": round(100.0 * server_cpu / d, 1) if server_cpu is not None else None,
         "server_main_cpu_pct": round(100.0 * (main_after.cpu_s - main_before.cpu_s) / d, 1)
@@ -919,7 +921,7 @@ def run_own(args: argparse.Namespace) -> dict[str, Any]:
             var = Path(args.var) if args.var else Path(tmp) / "var"
             if args.db == "sqlite":
                 url = f"sqlite+aiosqlite:///{(var / 'ecs.db').resolve()}"
-            server = ServerProcess(var, env=env)
+            server = ServerProcess(var, env=env, own_session=args.server_session == "own")
             first_start = load_s = 0.0
             loaded: dict[str, Any] = {"reused": str(var)}
             if not (args.var and (var / "ecs.db").exists()):
@@ -971,6 +973,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", help="measure this running server (already loaded; demo accounts needed)")
     ap.add_argument("--server-pid", type=int, help="with --url: pid of the server, for CPU and RSS figures")
     ap.add_argument("--var", help="SQLite: var dir to load once and reuse (copy it first: runs write to it)")
+    ap.add_argument("--server-session", choices=["own", "shared"], default="own",
+                    help="own (default): the server runs in a session of its own, as under a service manager, so "
+                         "that the kernel's automatic task groups do not count it and the load generator as one; "
+                         "shared: in the benchmark's session (how rounds one to ten ran)")
     ap.add_argument("--keep-schema", action="store_true", help="PostgreSQL: keep the schema for inspection")
     args = ap.parse_args(argv)
     if args.clients < 1 or args.duration <= 0 or args.scale <= 0:

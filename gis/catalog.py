@@ -111,6 +111,11 @@ class SpatialCatalog:
     def search_polygon(self, polygon: Any, *, layers: Layers = None, kinds: search.Kinds = None) -> Hits:
         return search.search_polygon(self._targets(layers), polygon, kinds=kinds)
 
+    def containing(self, lon: float, lat: float, *, layers: Layers = None, kinds: search.Kinds = None
+                   ) -> list[Feature]:
+        """Lines and polygons the point lies on or in (0 m away), by name."""
+        return search.containing(self._targets(layers), lon, lat, kinds=kinds)
+
     def search_nearest(
         self,
         lon: float,

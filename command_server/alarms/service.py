@@ -184,10 +184,8 @@ def _app_of(session: AsyncSession) -> web.Application | None:
 async def _unit_id(session: AsyncSession, props: dict[str, Any]) -> int | None:
     if isinstance(props.get("unit_id"), int):
         key: tuple[str, object] = ("id", props["unit_id"])
-        query = select(Unit.id).where(Unit.id == props["unit_id"])
     elif props.get("unit_code"):
         key = ("code", str(props["unit_code"]))
-        query = select(Unit.id).where(Unit.code == str(props["unit_code"]))
     else:
         return None
     app = _app_of(session)
@@ -195,7 +193,8 @@ async def _unit_id(session: AsyncSession, props: dict[str, Any]) -> int | None:
     if units is not None and key in units.ids:
         return units.ids[key]
     generation = units.generation if units is not None else 0
-    unit_id = await session.scalar(query)
+    column = Unit.id if key[0] == "id" else Unit.code
+    unit_id = await session.scalar(select(Unit.id).where(column == key[1]))
     if units is not None and units.generation == generation:
         units.ids[key] = unit_id
     return unit_id
@@ -209,11 +208,10 @@ async def find_district(session: AsyncSession, lon: float, lat: float) -> Distri
     index = None if app is None else app.get(GEO_INDEX)
     if index is None or DISTRICT_LAYER not in index.catalog.layer_names:
         return None
-    hits = index.catalog.search_nearest(lon, lat, 2, layers=DISTRICT_LAYER).top()
-    inside = [h for h in hits if h.distance_m == 0.0]
+    inside = index.catalog.containing(lon, lat, layers=DISTRICT_LAYER)
     if not inside:
         return None
-    return District(await _unit_id(session, inside[0].feature.properties), inside[0].feature.name)
+    return District(await _unit_id(session, inside[0].properties), inside[0].name)
 
 
 async def _check_attachments(session: AsyncSession, ids: list[int]) -> None:

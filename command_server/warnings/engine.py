@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import logging
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, literal_column, not_, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, insert, literal_column, not_, or_, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth.models import User
@@ -34,7 +36,7 @@ from ..core.uow import UnitOfWork
 from ..geo.models import MapFeature
 from ..monitoring.catalogue import metric_name, metric_unit
 from ..monitoring.models import MetricState, MonitoringSource, Reading
-from ..monitoring.service import _dialect_insert, feature_point
+from ..monitoring.service import feature_point
 from ..notify.service import notify
 from ..org.models import Person, Unit
 from .models import WarningRecipient, WarningRecord, WarningRule
@@ -306,9 +308,8 @@ def evaluate_on(rule: WarningRule, rows: list[dict[str, Any]], seq: list[tuple[d
 
 # --- opening ---------------------------------------------------------------------------------------------
 
-async def users_for(s: AsyncSession, *, user_ids: list[int] | tuple[int, ...] = (), unit_id: int | None = None,
-                    roles: list[str] | tuple[str, ...] = ()) -> list[int]:
-    """Active users: the given ids, the accounts of a unit's people (sub-units included), holders of roles."""
+async def _named_users(s: AsyncSession, user_ids: list[int] | tuple[int, ...], unit_id: int | None) -> list[int]:
+    """The given ids, then the accounts of a unit's people (sub-units included); not yet checked for activity."""
     ids: list[int] = list(user_ids)
     if unit_id is not None:
         unit = await s.get(Unit, unit_id)
@@ -317,16 +318,49 @@ async def users_for(s: AsyncSession, *, user_ids: list[int] | tuple[int, ...] = 
                 select(Person.user_id).join(Unit, Unit.id == Person.unit_id)
                 .where(Unit.path.startswith(unit.path), Person.user_id.is_not(None)).order_by(Person.id))).all()
                 if u is not None]
+    return ids
+
+
+_ACTIVE_USERS = select(User.id, User.roles).where(User.is_active.is_(True))
+
+
+async def _active_users(s: AsyncSession) -> dict[int, list[str]]:
+    return {uid: list(r or []) for uid, r in (await s.execute(_ACTIVE_USERS)).all()}
+
+
+async def users_for(s: AsyncSession, *, user_ids: list[int] | tuple[int, ...] = (), unit_id: int | None = None,
+                    roles: list[str] | tuple[str, ...] = ()) -> list[int]:
+    """Active users: the given ids, the accounts of a unit's people (sub-units included), holders of roles."""
+    ids = await _named_users(s, user_ids, unit_id)
     wanted_roles = set(roles)
-    active: dict[int, list[str]] = {uid: list(r or []) for uid, r in (await s.execute(
-        select(User.id, User.roles).where(User.is_active.is_(True)))).all()}
+    active = await _active_users(s)
     if wanted_roles:
         ids += [uid for uid, r in sorted(active.items()) if wanted_roles.intersection(r)]
     return [u for u in dict.fromkeys(ids) if u in active]
 
 
+async def warning_recipients(s: AsyncSession, rule: WarningRule) -> list[tuple[int, str]]:
+    """Who a rule's new warning goes to: (user id, "responsible" | "duty"), active users only, responsible
+    first. One read of the active users serves both lists."""
+    active = await _active_users(s)
+    responsible = await _named_users(s, rule.responsible_user_ids or [], rule.responsible_unit_id)
+    out = [(u, "responsible") for u in dict.fromkeys(responsible) if u in active]
+    if rule.notify_duty:
+        taken = {u for u, _ in out}
+        out += [(u, "duty") for u, roles in sorted(active.items()) if DUTY_ROLE in roles and u not in taken]
+    return out
+
+
 def _local(t: dt.datetime | None) -> str:
     return t.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if t else "—"
+
+
+@functools.cache
+def _open_warning_insert(dialect: str) -> Any:
+    """INSERT a warning unless its ``open_key`` is taken, returning its id; built once per dialect."""
+    table = WarningRecord.__table__
+    st = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return st.on_conflict_do_nothing(index_elements=["open_key"]).returning(table.c.id)
 
 
 async def open_warning(uow: UnitOfWork, rule: WarningRule, src: MonitoringSource, hit: Hit, *,
@@ -370,17 +404,17 @@ async def open_warning(uow: UnitOfWork, rule: WarningRule, src: MonitoringSource
               "details": {**hit.details, "condition": condition_text(rule), "rule_name": rule.name,
                           "feature_id": src.map_feature_id, "source_code": src.code},
               "created_at": now, "escalation_level": 0}
-    stmt = (_dialect_insert(s, WarningRecord.__table__).values(**values)
-            .on_conflict_do_nothing(index_elements=["open_key"]).returning(WarningRecord.__table__.c.id))
-    wid = (await s.execute(stmt)).scalar()
+    wid = (await s.execute(_open_warning_insert(s.get_bind().dialect.name), values)).scalar()
     if wid is None:
         return None  # another writer opened it first
-    w = await s.get(WarningRecord, wid)
-    assert w is not None
-    responsible = await users_for(s, user_ids=rule.responsible_user_ids or [], unit_id=rule.responsible_unit_id)
-    duty = await users_for(s, roles=[DUTY_ROLE]) if rule.notify_duty else []
-    recipients = [(u, "responsible") for u in responsible] + [(u, "duty") for u in duty if u not in responsible]
-    s.add_all([WarningRecipient(warning_id=w.id, user_id=u, role=role, notified_at=now) for u, role in recipients])
+    # the stored row as a transient object (no read back): every column is in ``values`` or has no value yet
+    w = WarningRecord(id=wid, **values, acked_at=None, acked_by=None, closed_at=None, closed_by=None,
+                      close_reason=None, escalated_at=None, alarm_id=None)
+    recipients = await warning_recipients(s, rule)
+    if recipients:
+        await s.execute(insert(WarningRecipient.__table__), [
+            {"warning_id": wid, "user_id": u, "role": role, "notified_at": now, "acked_at": None}
+            for u, role in recipients])
     await notify(uow, user_ids=[u for u, _ in recipients], title=f"{level_zh}预警：{title}", body=message,
                  level=rule.level, subject_type="warning", subject_id=w.id)
     uow.emit("warning.opened", subject_type="warning", subject_id=w.id,

@@ -127,3 +127,27 @@ async def test_admin_creates_user_with_password_policy(api: Api) -> None:
     r = await admin.post("/api/v1/users", json={"username": "zhang.wei", "display_name": "张伟",
                                                 "password": "Secret123", "roles": ["operator"]})
     assert r.status == 409
+
+
+async def test_a_remembered_token_still_expires_and_a_forged_one_is_refused(api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Tokens are verified once and remembered (core/security.py); expiry is still checked on every use."""
+    import time
+
+    t = await api.login("operator")
+    headers = {"Authorization": f"Bearer {t['access_token']}"}
+    for _ in range(2):  # the second use comes from the cache
+        r = await api.client.get("/api/v1/auth/me", headers=headers)
+        assert r.status == 200
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + t["expires_in"] + 1)
+    r = await api.client.get("/api/v1/auth/me", headers=headers)
+    assert r.status == 401
+    assert (await r.json())["error"]["code"] == "token_expired"
+    monkeypatch.setattr(time, "time", real)
+    assert (await api.client.get("/api/v1/auth/me", headers=headers)).status == 200
+    # the same claims under another signature: not the remembered token, and refused
+    head, body, sig = t["access_token"].split(".")
+    forged = f"{head}.{body}.{sig[:-4]}{'AAAA' if not sig.endswith('AAAA') else 'BBBB'}"
+    r = await api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status == 401
+    assert (await r.json())["error"]["code"] == "unauthorized"

@@ -132,3 +132,27 @@ def test_search_sees_multiple_layers_with_distance_from_reference(catalog: Spati
     for h in hits.top(limit=40):
         assert 0 <= h.distance_m <= 5000
         assert 0 <= h.bearing_deg < 360
+
+
+def test_containing_is_what_nearest_finds_at_zero_metres(catalog: SpatialCatalog, rng: np.random.Generator) -> None:
+    shapes = catalog.layer("sensitive").features()
+    inside_some = 0
+    probes = [(float(rng.uniform(BOUNDS[0], BOUNDS[2])), float(rng.uniform(BOUNDS[1], BOUNDS[3])))
+              for _ in range(150)]
+    # and points certainly inside: each of the first polygons' representative point
+    probes += [(f.geometry.representative_point().x, f.geometry.representative_point().y) for f in shapes[:30]]
+    for lon, lat in probes:
+        got = [f.id for f in catalog.containing(lon, lat, layers="sensitive")]
+        hits = catalog.search_nearest(lon, lat, 5, layers="sensitive").top()
+        zero = {h.feature.id for h in hits if h.distance_m == 0.0}
+        assert set(got) == zero, (lon, lat)
+        names = [catalog.get("sensitive", fid).name for fid in got]
+        assert names == sorted(names)
+        inside_some += bool(got)
+    assert inside_some >= 30
+    # point layers are not "containing" anything, and an unknown layer finds nothing
+    lon, lat = probes[-1]
+    assert catalog.containing(lon, lat, layers=["resources", "monitors"]) == []
+    assert catalog.containing(lon, lat, layers="no_such_layer") == []
+    with pytest.raises(ValueError):
+        catalog.containing(200.0, lat)

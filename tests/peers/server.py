@@ -22,8 +22,13 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, var_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, var_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None,
+                 own_session: bool = False) -> None:
+        """``own_session``: start the server in a session of its own (``setsid``), as a service manager
+        would; the kernel's automatic task groups then share the CPU between it and its caller's session
+        instead of counting them as one (bench/api_latency.py, whose load generator is that caller)."""
         self.var_dir = var_dir
+        self.own_session = own_session
         self.port = port or free_port()
         self.env = {
             **os.environ,
@@ -49,7 +54,7 @@ class ServerProcess:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "command_server"], cwd=ROOT, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=self.own_session)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
