@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from aiohttp import web
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -367,6 +367,15 @@ async def intake(svc: Services, actor: AnyActor, data: AlarmIn) -> tuple[dict[st
 # --- duplicates ---------------------------------------------------------------------------------------------
 
 
+# Built once (with bound values): constructing it per intake was ~0.3 ms of the loop's CPU.
+_DUPLICATE_CANDIDATES = (
+    select(Alarm).where(Alarm.event_type == bindparam("type"), Alarm.status == "open", Alarm.id != bindparam("self"),
+                        Alarm.event_at >= bindparam("t0"), Alarm.event_at <= bindparam("t1"),
+                        Alarm.lat.between(bindparam("lat0"), bindparam("lat1")),
+                        Alarm.lon.between(bindparam("lon0"), bindparam("lon1")))
+    .order_by(Alarm.event_at.desc()).limit(500))
+
+
 async def duplicates_of(session: AsyncSession, a: Alarm, *, radius_m: float = settings.DUPLICATE_RADIUS_M,
                         window: dt.timedelta = settings.DUPLICATE_WINDOW) -> list[dict[str, Any]]:
     """Open alarms of the same type within ``radius_m`` (geodesic) and ``window`` of this one, nearest first
@@ -379,13 +388,10 @@ async def duplicates_of(session: AsyncSession, a: Alarm, *, radius_m: float = se
         return []
     dlat = radius_m / 110_000.0 * 1.05
     dlon = dlat / max(np.cos(np.radians(a.lat)), 0.01)
-    rows = (await session.scalars(
-        select(Alarm).where(Alarm.event_type == a.event_type, Alarm.status == "open",
-                            *([Alarm.id != a.id] if a.id is not None else []),  # not stored yet: no self
-                            Alarm.event_at >= a.event_at - window, Alarm.event_at <= a.event_at + window,
-                            Alarm.lat.between(a.lat - dlat, a.lat + dlat),
-                            Alarm.lon.between(a.lon - dlon, a.lon + dlon))
-        .order_by(Alarm.event_at.desc()).limit(500))).all()
+    rows = (await session.scalars(_DUPLICATE_CANDIDATES, {
+        "type": a.event_type, "self": a.id if a.id is not None else 0,  # not stored yet: no self (ids are ≥ 1)
+        "t0": a.event_at - window, "t1": a.event_at + window, "lat0": a.lat - dlat, "lat1": a.lat + dlat,
+        "lon0": a.lon - dlon, "lon1": a.lon + dlon})).all()
     if not rows:
         return []
     dist, _ = gis.inverse(a.lon, a.lat, np.array([r.lon for r in rows]), np.array([r.lat for r in rows]))

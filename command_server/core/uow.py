@@ -28,6 +28,12 @@ AnyActor = Actor | SystemActor
 _TRY_ORDER_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
 _ORDER_LOCK = text("SELECT pg_advisory_xact_lock(:k)").execution_options(off_loop=True)
 _AUDIT_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns)
+# Built once: constructing them per unit of work was ~0.2 ms of CPU per write, under the write lock.
+_LAST_AUDIT = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1).subquery()
+_LAST_IDS = select(select(func.max(Event.id)).scalar_subquery(), select(_LAST_AUDIT.c.id).scalar_subquery(),
+                   select(_LAST_AUDIT.c.hash).scalar_subquery())
+_INSERT_EVENTS = insert(Event.__table__)
+_INSERT_AUDIT = insert(AuditEntry.__table__)
 
 
 @dataclass
@@ -87,10 +93,7 @@ class UnitOfWork:
         actor_name = self.actor.username
         # One round trip for both id sequences: on SQLite every statement inside the write lock costs a thread
         # hop and an event-loop turn, which under load is what the write lock's hold time is made of.
-        last_audit = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1).subquery()
-        max_event, last_audit_id, last_hash = (await self.session.execute(select(
-            select(func.max(Event.id)).scalar_subquery(), select(last_audit.c.id).scalar_subquery(),
-            select(last_audit.c.hash).scalar_subquery()))).one()
+        max_event, last_audit_id, last_hash = (await self.session.execute(_LAST_IDS)).one()
         # Core inserts, not ``session.add``: the rows are complete here, and the ORM's flush (unit-of-work
         # sorting, identity map, state tracking) cost ~0.4 ms of CPU per alarm intake (7.6 → 7.2 ms in-process
         # on SQLite), all of it under the write lock. ``self.events`` are the same rows as transient objects,
@@ -105,7 +108,7 @@ class UnitOfWork:
                 rows.append(row)
                 self.events.append(Event(**row))
                 next_id += 1
-            await self.session.execute(insert(Event.__table__), rows)
+            await self.session.execute(_INSERT_EVENTS, rows)
         if self._pending_audit:
             next_id, prev = (last_audit_id + 1, last_hash) if last_audit_id is not None else (1, GENESIS)
             rows = []
@@ -118,7 +121,7 @@ class UnitOfWork:
                 prev = entry.hash
                 rows.append({c: getattr(entry, c) for c in _AUDIT_COLUMNS})
                 next_id += 1
-            await self.session.execute(insert(AuditEntry.__table__), rows)
+            await self.session.execute(_INSERT_AUDIT, rows)
         self._pending_events.clear()
         self._pending_audit.clear()
 
