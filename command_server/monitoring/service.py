@@ -385,18 +385,21 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
     evaluating = asyncio.create_task(_find_hits(svc, sources, good))
     stored: list[int] = []
     hits: list[Any] = []
+    contexts: list[Any] = []
 
     async def insert_readings(session: AsyncSession) -> None:
         # Before the write lock on PostgreSQL: readings have no foreign key, and no statement run under the
         # lock waits for uncommitted readings.
         stored.append(await bulk_insert_readings(session, good))
-        hits.extend(await evaluating)
+        found, ready = await evaluating
+        hits.extend(found)
+        contexts.extend(ready)
 
     try:
         if not svc.db.unlocked_before_lock:
             await evaluating
         async with svc.write(actor, unlocked=insert_readings) as uow:
-            inserted, opened = await _store_and_open(uow, good, stored[0], hits, errors, now)
+            inserted, opened = await _store_and_open(uow, good, stored[0], hits, contexts, errors, now)
     except IntegrityError:
         # The metric state's key references the source: a source deleted after validation fails the batch.
         gone = await _missing_sources(svc, {r["source_id"] for r in good})
@@ -421,11 +424,14 @@ async def ingest_body(svc: Services, actor: AnyActor, raw: bytes) -> dict[str, A
     return await ingest(svc, actor, parse_body(ReadingsIn, raw).readings)
 
 
-async def _find_hits(svc: Services, sources: dict[int, MonitoringSource], rows: list[dict[str, Any]]) -> list[Any]:
-    from ..warnings.engine import find_hits
+async def _find_hits(svc: Services, sources: dict[int, MonitoringSource], rows: list[dict[str, Any]]
+                     ) -> tuple[list[Any], list[Any]]:
+    """The rules' hits and what opening their warnings needs to read (``warning_contexts``)."""
+    from ..warnings.engine import find_hits, warning_contexts
 
     async with svc.db.read() as s:
-        return await find_hits(s, sources, rows, stored=False)
+        hits = await find_hits(s, sources, rows, stored=False)
+        return hits, await warning_contexts(s, hits)
 
 
 async def _missing_sources(svc: Services, ids: set[int]) -> list[int]:
@@ -435,11 +441,12 @@ async def _missing_sources(svc: Services, ids: set[int]) -> list[int]:
 
 
 async def _store_and_open(uow: UnitOfWork, good: list[dict[str, Any]], inserted: int, hits: list[Any],
-                          errors: list[dict[str, Any]], now: dt.datetime) -> tuple[int, list[int]]:
+                          contexts: list[Any], errors: list[dict[str, Any]], now: dt.datetime
+                          ) -> tuple[int, list[int]]:
     from ..warnings.engine import open_hits
 
     await upsert_metric_state(uow.session, good)
-    opened = await open_hits(uow, hits, now=now)
+    opened = await open_hits(uow, hits, now=now, contexts=contexts)
     t0 = min(r["at"] for r in good)
     t1 = max(r["at"] for r in good)
     uow.emit("monitoring.readings_ingested", subject_type="monitoring", audit=False,

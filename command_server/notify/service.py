@@ -56,11 +56,14 @@ def notification_out(n: Notification) -> dict[str, Any]:
 
 async def notify(uow: UnitOfWork, *, user_ids: list[int], title: str, body: str, level: str = "info",
                  channels: tuple[str, ...] = ("inapp", "sms"), subject_type: str | None = None,
-                 subject_id: object = None, incident_id: int | None = None) -> list[Notification]:
+                 subject_id: object = None, incident_id: int | None = None,
+                 reachable: dict[int, str | None] | None = None) -> list[Notification]:
     """Notify users inside the caller's unit of work; returns one Notification per (active) recipient.
 
     Unknown or inactive user ids are skipped. SMS goes to the mobile of the person linked to the user
-    (``Person.user_id``); a user without one gets an outbox row with status ``skipped``.
+    (``Person.user_id``); a user without one gets an outbox row with status ``skipped``. ``reachable``: the
+    active users among ``user_ids`` with their mobiles, when the caller has read them already (a warning
+    opened by a readings batch: ``warnings.engine.warning_contexts``).
     """
     bad = [c for c in channels if c not in CHANNELS]
     if bad:
@@ -72,7 +75,8 @@ async def notify(uow: UnitOfWork, *, user_ids: list[int], title: str, body: str,
     # active recipients and their mobiles in one round trip (a user linked to several people: the first mobile)
     active: set[int] = set()
     phones: dict[int, str | None] = {}
-    for uid, mobile in (await s.execute(_REACHABLE, {"ids": wanted})).all():
+    for uid, mobile in (reachable.items() if reachable is not None
+                        else (await s.execute(_REACHABLE, {"ids": wanted})).all()):
         active.add(uid)
         if phones.get(uid) is None:
             phones[uid] = mobile

@@ -153,12 +153,13 @@ async def find_hits(s: AsyncSession, sources: dict[int, MonitoringSource], rows:
 
 
 async def open_hits(uow: UnitOfWork, hits: list[tuple[WarningRule, MonitoringSource, Hit]], *,
-                    now: dt.datetime) -> list[int]:
+                    now: dt.datetime, contexts: list[WarningContext] | None = None) -> list[int]:
     """Open a warning per hit inside the caller's unit of work (``open_key`` makes a pair that another writer
-    opened meanwhile a no-op); returns the ids opened."""
+    opened meanwhile a no-op); returns the ids opened. ``contexts``: each hit's ``warning_contexts``, read
+    beforehand."""
     opened: list[int] = []
-    for rule, src, hit in hits:
-        w = await open_warning(uow, rule, src, hit, now=now)
+    for i, (rule, src, hit) in enumerate(hits):
+        w = await open_warning(uow, rule, src, hit, now=now, context=contexts[i] if contexts else None)
         if w is not None:
             opened.append(w.id)
     return opened
@@ -339,15 +340,49 @@ async def users_for(s: AsyncSession, *, user_ids: list[int] | tuple[int, ...] = 
     return [u for u in dict.fromkeys(ids) if u in active]
 
 
-async def warning_recipients(s: AsyncSession, rule: WarningRule) -> list[tuple[int, str]]:
-    """Who a rule's new warning goes to: (user id, "responsible" | "duty"), active users only, responsible
-    first. One read of the active users serves both lists."""
-    active = await _active_users(s)
-    responsible = await _named_users(s, rule.responsible_user_ids or [], rule.responsible_unit_id)
-    out = [(u, "responsible") for u in dict.fromkeys(responsible) if u in active]
-    if rule.notify_duty:
-        taken = {u for u, _ in out}
-        out += [(u, "duty") for u, roles in sorted(active.items()) if DUTY_ROLE in roles and u not in taken]
+@dataclass(frozen=True)
+class WarningContext:
+    """What opening a warning reads besides the hit: where its source is, who is told, and their mobiles."""
+
+    lon: float | None
+    lat: float | None
+    address: str | None
+    recipients: list[tuple[int, str]]  # (user id, "responsible" | "duty"), active users, responsible first
+    mobiles: dict[int, str | None]  # every active user's mobile (a user linked to several people: the first)
+
+
+_ACTIVE_MOBILES = (select(User.id, User.roles, Person.mobile).outerjoin(Person, Person.user_id == User.id)
+                   .where(User.is_active.is_(True)).order_by(User.id, Person.id))
+
+
+async def warning_contexts(s: AsyncSession, hits: list[tuple[WarningRule, MonitoringSource, Hit]]
+                           ) -> list[WarningContext]:
+    """Each hit's ``WarningContext``, with one read of the active users (and their mobiles) and one of each
+    source's map feature for all of them. A readings batch reads them beside its INSERT, before its write
+    transaction, so that opening a warning there only writes (docs/performance.md, API latency, eleventh
+    round); ``open_warning`` reads them itself when not given."""
+    if not hits:
+        return []
+    roles: dict[int, list[str]] = {}
+    mobiles: dict[int, str | None] = {}
+    for uid, r, mobile in (await s.execute(_ACTIVE_MOBILES)).all():
+        roles.setdefault(uid, list(r or []))
+        if mobiles.get(uid) is None:
+            mobiles[uid] = mobile
+    places: dict[int, tuple[float | None, float | None, str | None]] = {}
+    out = []
+    for rule, src, _hit in hits:
+        if src.id not in places:
+            feature = await s.get(MapFeature, src.map_feature_id)
+            lon, lat = feature_point(feature)
+            props = feature.properties if feature is not None else {}
+            places[src.id] = (lon, lat, props.get("address") or props.get("district"))
+        named = await _named_users(s, rule.responsible_user_ids or [], rule.responsible_unit_id)
+        recipients = [(u, "responsible") for u in dict.fromkeys(named) if u in roles]
+        if rule.notify_duty:
+            taken = {u for u, _ in recipients}
+            recipients += [(u, "duty") for u, r in sorted(roles.items()) if DUTY_ROLE in r and u not in taken]
+        out.append(WarningContext(*places[src.id], recipients=recipients, mobiles=mobiles))
     return out
 
 
@@ -364,13 +399,12 @@ def _open_warning_insert(dialect: str) -> Any:
 
 
 async def open_warning(uow: UnitOfWork, rule: WarningRule, src: MonitoringSource, hit: Hit, *,
-                       now: dt.datetime) -> WarningRecord | None:
-    """Insert the warning unless one for (rule, source) is not closed yet; notify and announce it."""
+                       now: dt.datetime, context: WarningContext | None = None) -> WarningRecord | None:
+    """Insert the warning unless one for (rule, source) is not closed yet; notify and announce it.
+    ``context``: its ``warning_contexts`` entry, read beforehand (read here when not given)."""
     s = uow.session
-    feature = await s.get(MapFeature, src.map_feature_id)
-    lon, lat = feature_point(feature)
-    props = feature.properties if feature is not None else {}
-    address = props.get("address") or props.get("district")
+    ctx = context or (await warning_contexts(s, [(rule, src, hit)]))[0]
+    lon, lat, address = ctx.lon, ctx.lat, ctx.address
     unit = metric_unit(rule.metric)
     mname = metric_name(rule.metric)
     level_zh = LEVEL_ZH[rule.level]
@@ -410,13 +444,14 @@ async def open_warning(uow: UnitOfWork, rule: WarningRule, src: MonitoringSource
     # the stored row as a transient object (no read back): every column is in ``values`` or has no value yet
     w = WarningRecord(id=wid, **values, acked_at=None, acked_by=None, closed_at=None, closed_by=None,
                       close_reason=None, escalated_at=None, alarm_id=None)
-    recipients = await warning_recipients(s, rule)
+    recipients = ctx.recipients
     if recipients:
         await s.execute(insert(WarningRecipient.__table__), [
             {"warning_id": wid, "user_id": u, "role": role, "notified_at": now, "acked_at": None}
             for u, role in recipients])
     await notify(uow, user_ids=[u for u, _ in recipients], title=f"{level_zh}预警：{title}", body=message,
-                 level=rule.level, subject_type="warning", subject_id=w.id)
+                 level=rule.level, subject_type="warning", subject_id=w.id,
+                 reachable={u: ctx.mobiles.get(u) for u, _ in recipients})
     uow.emit("warning.opened", subject_type="warning", subject_id=w.id,
              payload=jsonable({"warning": warning_summary(w), "recipients": len(recipients)}),
              audience=WARNINGS_AUDIENCE)
