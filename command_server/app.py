@@ -100,6 +100,7 @@ def create_app(settings: Settings) -> web.Application:
                 await lc.stop(app)
         await bus.stop()
         await pump.stop()
+        await svc.sessions.close()
         await db.dispose()
 
     app.on_startup.append(on_startup)

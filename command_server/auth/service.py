@@ -199,16 +199,24 @@ async def logout(svc: Services, raw: str, ip: str | None) -> None:
 
 # --- session guard: is this access token's session still alive? -----------------------------------
 
+async def _session_alive(svc: Services, session_id: str) -> bool:
+    async with svc.db.read() as s:
+        row = (await s.execute(select(AuthSession.revoked_at, User.is_active)
+                               .join(User, User.id == AuthSession.user_id)
+                               .where(AuthSession.id == session_id))).first()
+    return row is not None and row[0] is None and bool(row[1])
+
+
 async def session_alive(svc: Services, actor: Actor) -> None:
     cache = svc.sessions
-    alive = cache.get(actor.session_id)
+    sid = actor.session_id
+    alive = cache.get(sid)
     if alive is None:
-        async with svc.db.read() as s:
-            row = (await s.execute(select(AuthSession.revoked_at, User.is_active)
-                                   .join(User, User.id == AuthSession.user_id)
-                                   .where(AuthSession.id == actor.session_id))).first()
-        alive = row is not None and row[0] is None and bool(row[1])
-        cache.put(actor.session_id, alive)
+        started = time.monotonic()
+        alive = await _session_alive(svc, sid)
+        cache.put(sid, alive, at=started)
+    else:
+        cache.refresh_ahead(sid, lambda: _session_alive(svc, sid))
     if not alive:
         raise ApiError(401, "session_revoked", "this session has ended; log in again")
 

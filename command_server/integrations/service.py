@@ -8,6 +8,8 @@ user id ``-<key id>`` and username ``apikey:<name>``, so events and the audit tr
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import time
 from typing import Any
@@ -23,6 +25,8 @@ from ..core.services import Services, services
 from ..core.uow import AnyActor
 from .models import ApiKey
 from .schemas import ApiKeyIn
+
+log = logging.getLogger("ecs.integrations")
 
 KEY_PREFIX = "ecs_"
 SHOWN_PREFIX_LEN = 12
@@ -88,6 +92,12 @@ async def revoke_key(svc: Services, actor: AnyActor, key_id: int) -> None:
     svc.sessions.mark_revoked(liveness_key(key_id))
 
 
+async def _key_alive(svc: Services, key_digest: str) -> bool:
+    async with svc.db.read() as s:
+        revoked = (await s.execute(select(ApiKey.revoked_at).where(ApiKey.key_hash == key_digest))).first()
+    return revoked is not None and revoked[0] is None
+
+
 class KeyResolver:
     """The ``API_KEY_AUTH`` hook. A key's id, name and scopes never change after it is created, so they are
     remembered by digest; whether it is still valid is remembered like a session's liveness (``SessionCache``:
@@ -100,6 +110,7 @@ class KeyResolver:
     def __init__(self) -> None:
         self._touched: dict[int, float] = {}
         self._keys: dict[str, tuple[int, str, frozenset[str]]] = {}  # digest → (id, name, scopes)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __call__(self, request: web.Request, key: str) -> Actor:
         key = key.strip()
@@ -110,6 +121,7 @@ class KeyResolver:
         known = self._keys.get(d)
         alive = None if known is None else svc.sessions.get(liveness_key(known[0]))
         if known is None or alive is None:
+            started = time.monotonic()
             async with svc.db.read() as s:
                 k = await s.scalar(select(ApiKey).where(ApiKey.key_hash == d))
             if k is None:
@@ -119,11 +131,13 @@ class KeyResolver:
             if len(self._keys) >= self.MAX_KEYS:
                 self._keys.clear()
             self._keys[d] = known
-            svc.sessions.put(liveness_key(k.id), alive)
+            svc.sessions.put(liveness_key(k.id), alive, at=started)
+        else:
+            svc.sessions.refresh_ahead(liveness_key(known[0]), lambda: _key_alive(svc, d))
         if not alive:
             raise ApiError(401, "invalid_api_key", "the API key is not valid or has been revoked")
         key_id, name, scopes = known
-        await self._touch(svc, key_id)
+        self._touch(svc, key_id)
         return Actor(user_id=-key_id, username=f"apikey:{name}", roles=(ROLE,), session_id=liveness_key(key_id),
                      ip=request.remote, permissions=scopes)
 
@@ -137,12 +151,27 @@ class KeyResolver:
 
         svc.pump.subscribe(on_events)
 
-    async def _touch(self, svc: Services, key_id: int) -> None:
+    def _touch(self, svc: Services, key_id: int) -> None:
         # Not a unit of work: "last used" is bookkeeping, and an event per request (or per minute per key)
-        # would drown the event log; the request itself is what the audit records.
+        # would drown the event log; the request itself is what the audit records. Written in the
+        # background: the request it was part of waited for a write transaction and its commit once a
+        # minute per key (the slowest readings batches; docs/performance.md, API latency, eleventh round).
         now = time.monotonic()
         if now - self._touched.get(key_id, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
             return
         self._touched[key_id] = now
-        async with svc.db.write() as s:
-            await s.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+        task = asyncio.get_running_loop().create_task(self._write_touch(svc, key_id), name="api-key-touch")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _write_touch(svc: Services, key_id: int) -> None:
+        try:
+            async with svc.db.write() as s:
+                await s.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+        except Exception:
+            log.warning("could not record that API key %s was used", key_id, exc_info=True)
+
+    async def close(self) -> None:
+        """Let a last-used write in flight finish (the app is shutting down)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)

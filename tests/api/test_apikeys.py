@@ -36,7 +36,11 @@ async def test_key_lifecycle_shown_once_works_revoked(api: Api) -> None:
     assert alarm["created_by_name"] == "apikey:platform-12369"
     ev = await (await admin.get("/api/v1/events", params={"type": "alarm.created"})).json()
     assert ev["items"][0]["actor"]["username"] == "apikey:platform-12369"
-    listed = await (await admin.get("/api/v1/integrations/api-keys")).json()
+    for _ in range(50):  # "last used" is written in the background, moments after the request
+        listed = await (await admin.get("/api/v1/integrations/api-keys")).json()
+        if listed[0]["last_used_at"] is not None:
+            break
+        await asyncio.sleep(0.05)
     assert listed[0]["last_used_at"] is not None
 
     r = await admin.delete(f"/api/v1/integrations/api-keys/{created['id']}")
