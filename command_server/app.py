@@ -50,6 +50,8 @@ def create_app(settings: Settings) -> web.Application:
     pump = EventPump(db)
     svc = Services(settings=settings, db=db, write=Writer(db, bus.notify), bus=bus, pump=pump,
                    sessions=SessionCache())
+    svc.write.on_commit(svc.config.saw)
+    pump.subscribe(svc.config.on_events)
 
     middlewares = [error_middleware, security_headers]
     if settings.server_timing:

@@ -113,7 +113,8 @@ class Offload:
         loop = asyncio.get_running_loop()
         try:
             with timing.phase("worker"):
-                kind, value, last_event, phases = await loop.run_in_executor(pool, _call, fn, actor, args)
+                kind, value, last_event, phases = await loop.run_in_executor(
+                    pool, _call, fn, actor, args, self.svc.config.generation)
         except BrokenProcessPool:
             await self._replace(pool)
             raise ApiError(503, "worker_restarted", "the worker process handling the request stopped before it "
@@ -200,12 +201,15 @@ def _warm(hold_s: float) -> int:
     return os.getpid()
 
 
-def _call(fn: str, actor: Any, args: tuple[Any, ...]) -> tuple[str, Any, int, dict[str, list[float]] | None]:
+def _call(fn: str, actor: Any, args: tuple[Any, ...], config_generation: int
+          ) -> tuple[str, Any, int, dict[str, list[float]] | None]:
     """(kind, value, last event id written, the call's timed phases or None): ``ok`` with the result,
-    ``api_error`` with ApiError's arguments, or ``error`` with a description (the traceback is logged here)."""
+    ``api_error`` with ApiError's arguments, or ``error`` with a description (the traceback is logged here).
+    ``config_generation``: how far the server has seen configuration change (``core/config_cache.py``)."""
     w = _WORKER
     assert w is not None, "offload worker not initialised"
     w.events.clear()
+    w.svc.config.advance(config_generation)
     # the task run_until_complete creates copies this thread's context, and with it the call's Timing
     t = timing.start() if w.svc.settings.server_timing else None
     try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from .bus import EventBus
 from .config import Settings
+from .config_cache import ConfigCache
 from .db import Database
 from .pump import EventPump
 from .security import SessionCache
@@ -29,6 +30,7 @@ class Services:
     sessions: SessionCache
     realtime: Realtime | None = None
     offload: Offload | None = None  # set by create_app; worker processes only in the server itself
+    config: ConfigCache = field(default_factory=ConfigCache)
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services")

@@ -132,6 +132,12 @@ class Writer:
     def __init__(self, db: Database, notify: Callable[[int], Any]) -> None:
         self.db = db
         self._notify = notify
+        self._committed: list[Callable[[list[Event]], Any]] = []
+
+    def on_commit(self, fn: Callable[[list[Event]], Any]) -> None:
+        """``fn(events)`` right after each commit that carried events, in this process, before the writer's
+        caller goes on: what must see the process's own change at once (``ConfigCache``), not a pump later."""
+        self._committed.append(fn)
 
     @asynccontextmanager
     async def __call__(self, actor: AnyActor, unlocked: Callable[[AsyncSession], Awaitable[None]] | None = None
@@ -143,4 +149,6 @@ class Writer:
             yield uow
             await uow._write_records()
         if uow.events:
+            for fn in self._committed:
+                fn(uow.events)
             self._notify(uow.events[-1].id)

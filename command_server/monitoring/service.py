@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import shapely.geometry
@@ -199,18 +200,48 @@ def _parse_at(v: Any) -> dt.datetime:
 READING_FIELDS = frozenset(("source_id", "metric", "at", "value"))
 
 
-def validate_rows(rows: list[dict[str, Any]], sources: dict[int, MonitoringSource], now: dt.datetime
+@dataclass(frozen=True)
+class SourceBook:
+    """Every monitoring source as a readings batch needs it: remembered per process (``remembered_sources``)
+    and shared by concurrent batches, so nothing here is ever modified. ``reported``: (active, metric set,
+    metric list) per source id, for the per-row check."""
+
+    by_id: dict[int, MonitoringSource]
+    reported: dict[int, tuple[bool, frozenset[str], list[str]]]
+
+    @classmethod
+    def of(cls, sources: list[MonitoringSource]) -> SourceBook:
+        return cls({x.id: x for x in sources},
+                   {x.id: (x.active, frozenset(x.metrics), list(x.metrics)) for x in sources})
+
+
+SOURCE_EVENTS = ("monitoring_source.", "monitoring.demo_seeded")  # what changes a ``SourceBook``
+
+
+async def remembered_sources(svc: Services) -> SourceBook:
+    """The sources, read once per configuration generation (``core/config_cache.py``): a batch validated
+    against them no longer reads them — a round trip and an ORM load of its sources per batch
+    (docs/performance.md, API latency, twelfth round)."""
+
+    async def load() -> SourceBook:
+        async with svc.db.read() as s:
+            return SourceBook.of(list((await s.scalars(select(MonitoringSource))).all()))
+
+    return await svc.config.get("monitoring.sources", load)
+
+
+def validate_rows(rows: list[dict[str, Any]], book: SourceBook, now: dt.datetime
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split the batch into clean rows (source_id, metric, at, value) and per-row errors.
 
     The per-row loop runs on the event loop for every row of every batch, so what can be looked up once is:
-    the sources' metric sets (not the ORM attribute per row) and each distinct time string (a batch repeats
-    the same instants across metrics)."""
+    the sources' metric sets (not the ORM attribute per row, ``SourceBook.reported``) and each distinct time
+    string (a batch repeats the same instants across metrics)."""
     good: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     latest_ok = now + FUTURE_SLACK
     seen: set[tuple[int, str, dt.datetime]] = set()
-    reported = {sid: (src.active, frozenset(src.metrics), src.metrics) for sid, src in sources.items()}
+    reported = book.reported
     stamps: dict[Any, dt.datetime] = {}
     for i, row in enumerate(rows):
         sid = row.get("source_id") if isinstance(row, dict) else None
@@ -360,29 +391,24 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
                  now: dt.datetime | None = None) -> dict[str, Any]:
     """Validate, evaluate the warning rules and store a batch.
 
-    Everything that only reads (the sources, row validation, the matching rules, the stored readings the
-    rules look back on) runs on read sessions, outside the write lock, which is held only for the metric-state
-    upsert, any warnings opened and the event/audit records. The rules see the batch merged with the stored
-    readings exactly as the insert stores them; opening a warning stays idempotent under the write lock
-    (``open_key``).
+    The sources and the enabled rules are remembered per process (``remembered_sources``,
+    ``warnings.engine.remembered_rules``). Everything else that only reads (the stored readings the rules look
+    back on, which warnings are open) runs on read sessions, outside the write lock, which is held only for
+    the metric-state upsert, any warnings opened and the event/audit records. The rules see the batch merged
+    with the stored readings exactly as the insert stores them; opening a warning stays idempotent under the
+    write lock (``open_key``).
 
     On PostgreSQL the readings INSERT runs in the write transaction before the lock is taken, waited for off
     the loop (``Database.write``), and the rules are evaluated meanwhile: they read only committed readings
     and merge the batch themselves, so the uncommitted INSERT changes nothing they see. On SQLite the INSERT
     runs inline under the lock, so the rules are evaluated first."""
     now = now or dt.datetime.now(dt.UTC)
-    ids = {r.get("source_id") for r in raw_rows if isinstance(r, dict) and isinstance(r.get("source_id"), int)
-           and not isinstance(r.get("source_id"), bool)}
-    async with svc.db.read() as s:
-        sources: dict[int, MonitoringSource] = {}
-        if ids:
-            sources = {x.id: x for x in (await s.scalars(
-                select(MonitoringSource).where(MonitoringSource.id.in_(ids)))).all()}
-        good, errors = validate_rows(raw_rows, sources, now)
+    book = await remembered_sources(svc)
+    good, errors = validate_rows(raw_rows, book, now)
     if not good:
         raise ApiError(422, "no_valid_readings", "no reading in the batch is valid",
                        {"errors": errors[:1000], "rejected": len(errors)})
-    evaluating = asyncio.create_task(_find_hits(svc, sources, good))
+    evaluating = asyncio.create_task(_find_hits(svc, book.by_id, good))
     stored: list[int] = []
     hits: list[Any] = []
     contexts: list[Any] = []
@@ -427,10 +453,11 @@ async def ingest_body(svc: Services, actor: AnyActor, raw: bytes) -> dict[str, A
 async def _find_hits(svc: Services, sources: dict[int, MonitoringSource], rows: list[dict[str, Any]]
                      ) -> tuple[list[Any], list[Any]]:
     """The rules' hits and what opening their warnings needs to read (``warning_contexts``)."""
-    from ..warnings.engine import find_hits, warning_contexts
+    from ..warnings.engine import find_hits, remembered_rules, warning_contexts
 
+    rules = await remembered_rules(svc)
     async with svc.db.read() as s:
-        hits = await find_hits(s, sources, rows, stored=False)
+        hits = await find_hits(s, sources, rows, stored=False, rules=rules)
         return hits, await warning_contexts(s, hits)
 
 

@@ -115,25 +115,60 @@ _RULES_FOR_BATCH = select(WarningRule).where(
     or_(WarningRule.scope_kind.in_(bindparam("kinds", expanding=True)),
         WarningRule.scope_source_id.in_(bindparam("sources", expanding=True)))).order_by(WarningRule.id)
 _OPEN_KEYS = select(WarningRecord.open_key).where(WarningRecord.open_key.in_(bindparam("keys", expanding=True)))
+_RULES_ON_INGEST = select(WarningRule).where(WarningRule.enabled.is_(True), WarningRule.kind != "missing")
+RULE_EVENTS = ("warning_rule.", "monitoring_source.deleted", "monitoring.demo_seeded")  # what changes a RuleBook
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """The enabled rules evaluated on ingest (every kind but ``missing``), by metric, each list by id:
+    remembered per process (``remembered_rules``) and shared by concurrent batches, never modified."""
+
+    by_metric: dict[str, list[WarningRule]]
+
+    def for_batch(self, metrics: set[str], kinds: set[str], sources: set[int]) -> list[WarningRule]:
+        """What ``_RULES_FOR_BATCH`` selects, by id."""
+        found = [r for m in metrics for r in self.by_metric.get(m, ())
+                 if r.scope_kind in kinds or r.scope_source_id in sources]
+        return sorted(found, key=lambda r: r.id)
+
+
+async def remembered_rules(svc: Services) -> RuleBook:
+    """The rules, read once per configuration generation (``core/config_cache.py``): a round trip and an ORM
+    load per readings batch saved (docs/performance.md, API latency, twelfth round)."""
+
+    async def load() -> RuleBook:
+        by_metric: dict[str, list[WarningRule]] = {}
+        async with svc.db.read() as s:
+            for r in (await s.scalars(_RULES_ON_INGEST.order_by(WarningRule.id))).all():
+                by_metric.setdefault(r.metric, []).append(r)
+        return RuleBook(by_metric)
+
+    return await svc.config.get("warnings.rules", load)
 
 
 async def find_hits(s: AsyncSession, sources: dict[int, MonitoringSource], rows: list[dict[str, Any]], *,
-                    stored: bool) -> list[tuple[WarningRule, MonitoringSource, Hit]]:
+                    stored: bool, rules: RuleBook | None = None) -> list[tuple[WarningRule, MonitoringSource, Hit]]:
     """The (rule, source, hit) triples this batch fires, skipping (rule, source) pairs that already have a
     warning not yet closed. Only reads: ``stored=False`` means ``rows`` are not in the database yet (the
     ingest evaluates on a read session before its write transaction) and are merged with the stored
-    readings the way the insert will store them (a stored reading at the same instant wins)."""
+    readings the way the insert will store them (a stored reading at the same instant wins). ``rules``: the
+    process's remembered rules; without them the matching rules are read on ``s`` (a caller inside a write
+    transaction that may itself have changed them)."""
     pairs: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for r in rows:
         pairs.setdefault((r["source_id"], r["metric"]), []).append(r)
     metrics = {m for _, m in pairs}
     src_ids = {sid for sid, _ in pairs}
     kinds = {sources[sid].feature_kind for sid in src_ids}
-    rules = (await s.scalars(_RULES_FOR_BATCH, {"metrics": list(metrics), "kinds": list(kinds),
-                                                "sources": list(src_ids)})).all()
-    if not rules:
+    if rules is not None:
+        matching = rules.for_batch(metrics, kinds, src_ids)
+    else:
+        matching = list((await s.scalars(_RULES_FOR_BATCH, {"metrics": list(metrics), "kinds": list(kinds),
+                                                            "sources": list(src_ids)})).all())
+    if not matching:
         return []
-    candidates = [(rule, sources[sid], pair_rows) for rule in rules for (sid, metric), pair_rows in pairs.items()
+    candidates = [(rule, sources[sid], pair_rows) for rule in matching for (sid, metric), pair_rows in pairs.items()
                   if metric == rule.metric and rule_applies(rule, sources[sid])]
     if not candidates:
         return []

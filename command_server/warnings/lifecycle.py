@@ -1,5 +1,6 @@
 """The periodic checker (missing data, escalation): every process runs it; the work is idempotent (see
-``engine.py``). Interval: ``ECS_WARNING_CHECK_INTERVAL_S`` (default 60 s; 0 disables it)."""
+``engine.py``). Interval: ``ECS_WARNING_CHECK_INTERVAL_S`` (default 60 s; 0 disables it). And which events
+change the rules each process remembers for ingest (``engine.remembered_rules``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import os
 from aiohttp import web
 
 from ..core.services import services
-from .engine import run_checks
+from .engine import RULE_EVENTS, run_checks
 
 log = logging.getLogger("ecs.warnings")
 CHECKER_TASK: web.AppKey[asyncio.Task[None]] = web.AppKey("warning_checker")
@@ -40,6 +41,10 @@ async def _loop(app: web.Application, every: float) -> None:
             raise
         except Exception:
             log.exception("warning checker failed; retrying at the next interval")
+
+
+def install(app: web.Application) -> None:
+    services(app).config.watch(*RULE_EVENTS)
 
 
 async def start(app: web.Application) -> None:

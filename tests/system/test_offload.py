@@ -89,6 +89,29 @@ async def test_a_batch_is_stored_by_the_worker_and_its_warning_arrives_at_once(a
 
 
 @on_postgres
+async def test_the_worker_sees_every_configuration_change_the_server_has_seen(api1: Api) -> None:
+    """The worker remembers sources and rules (``core/config_cache.py``); the server's generation travels with
+    each call, so a change committed in the server applies to the very next batch the worker stores."""
+    admin = await api1.as_user("admin")
+    src = await make_source(admin, "stations", "water_station", "青溪河二号水质站")
+    sid = src["id"]
+    rule = await make_rule(admin, scope_kind="water_station", kind="threshold", op=">", threshold=5.0, level="red")
+    status, body = await ingest(admin, [row(sid, "NH3-N", T0, 4.0)])
+    assert status == 200 and body["warnings_opened"] == [], body
+    body_ = {"name": "氨氮", "metric": "NH3-N", "level": "red", "scope_kind": "water_station", "kind": "threshold",
+             "op": ">", "threshold": 3.0}
+    r = await admin.request("PUT", f"/api/v1/warning-rules/{rule['id']}", json=body_)
+    assert r.status == 200, await r.text()
+    status, body = await ingest(admin, [row(sid, "NH3-N", T0.replace(minute=1), 4.0)])
+    assert status == 200 and len(body["warnings_opened"]) == 1, body
+    r = await admin.patch(f"/api/v1/monitoring/sources/{sid}", json={"active": False})
+    assert r.status == 200, await r.text()
+    status, body = await ingest(admin, [row(sid, "NH3-N", T0.replace(minute=2), 4.0)])
+    assert status == 422 and "inactive" in body["error"]["details"]["errors"][0]["error"], body
+    assert services(api1.app).config.generation > 0
+
+
+@on_postgres
 async def test_the_worker_answers_bad_batches_as_the_server_does(api1: Api) -> None:
     admin = await api1.as_user("admin")
     src = await make_source(admin, "stations", "water_station", "一号站")
