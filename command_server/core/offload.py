@@ -7,10 +7,11 @@ An offloaded call runs in a worker process instead, on another core; the server'
 and waits for the answer.
 
 A worker is a headless command server: its own event loop, ``Database`` and ``Writer``; no routes, no pump,
-no sockets. It runs ``async def fn(svc, actor, *args)``, named ``"package.module:function"``. Its writes are
-ordered with every other process's by the advisory lock that orders event and audit ids (``core/uow.py``),
-exactly as a second server process's are; after each call the server tells its bus the last event id the call
-wrote (``bus.notify``), so realtime delivery and the SMS dispatcher see its events at once.
+no Socket.IO; it talks to the server over a socket pair of its own (``Offload``). It runs
+``async def fn(svc, actor, *args)``, named ``"package.module:function"``. Its writes are ordered with every
+other process's by the advisory lock that orders event and audit ids (``core/uow.py``), exactly as a second
+server process's are; after each call the server tells its bus the last event id the call wrote
+(``bus.notify``), so realtime delivery and the SMS dispatcher see its events at once.
 
 PostgreSQL only (``Settings.offload_workers``): on SQLite the writers of a database are ordered by one
 process's write lock. With no workers the call runs in the server process itself — the same function, so what
@@ -25,12 +26,13 @@ import logging
 import multiprocessing as mp
 import multiprocessing.util
 import os
+import pickle
 import signal
+import socket
+import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("ecs.offload")
 
 Fn = Callable[..., Awaitable[Any]]
-WARM_HOLD_S = 0.3  # each warm-up call holds its worker this long, so that every worker gets one
 PARENT_CHECK_S = 0.5
 
 
@@ -63,63 +64,144 @@ def resolve(name: str) -> Fn:
     return fn  # type: ignore[no-any-return]
 
 
+class WorkerDied(RuntimeError):
+    """The worker handling a call exited before it answered."""
+
+
+@dataclass(eq=False)
+class _Proc:
+    """One worker as the server sees it: its process and the two ends of its socket, read and written by the
+    event loop itself."""
+
+    process: Any  # multiprocessing's SpawnProcess
+    pid: int
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    call: asyncio.Future[tuple[str, Any, int, dict[str, list[float]] | None]] | None = None
+    alive: bool = True
+    listening: asyncio.Task[None] | None = None
+
+
 class Offload:
-    """The server's pool of workers (none: calls run in the server itself). One per app."""
+    """The server's workers (none: calls run in the server itself). One per app.
+
+    Each worker has a socket pair of its own, written and read by the event loop (``loop.add_reader`` under
+    asyncio's streams): a call is one write and its answer one read, with no thread between the loop and the
+    worker. ``ProcessPoolExecutor`` had two — its manager thread and its queue's feeder thread, each of which
+    had to win the GIL from the busy loop on the way out, and the manager thread again on the way back
+    (docs/performance.md, API latency, twelfth round). A call goes to an idle worker, or waits for one."""
 
     def __init__(self, svc: Services, workers: int) -> None:
         self.svc = svc
         self.workers = workers
-        self.pids: list[int] = []
         self.restarts = 0
-        self._pool: ProcessPoolExecutor | None = None
+        self._procs: list[_Proc] = []
+        self._idle: asyncio.Queue[_Proc] | None = None
+        self._stopping = False
+        self._starting: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
-        return self._pool is not None
+        return any(p.alive for p in self._procs)
+
+    @property
+    def pids(self) -> list[int]:
+        return sorted(p.pid for p in self._procs if p.alive)
 
     async def start(self) -> None:
         """Start the workers and wait until each has connected to the database, so that the first request
         does not wait for a worker's imports. A worker that cannot start is logged, and calls run here."""
-        if self.workers > 0:
-            await self._open()
-
-    async def _open(self) -> None:
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(self.svc.settings,))
-        loop = asyncio.get_running_loop()
-        try:
-            pids = await asyncio.gather(*(loop.run_in_executor(pool, _warm, WARM_HOLD_S)
-                                          for _ in range(self.workers)))
-        except Exception:
-            log.exception("offload workers did not start; their calls run in the server process")
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        if self.workers <= 0:
             return
-        self.pids = sorted(set(pids))
-        self._pool = pool
+        self._idle = asyncio.Queue()
+        started = await asyncio.gather(*(self._spawn() for _ in range(self.workers)), return_exceptions=True)
+        failed = [x for x in started if isinstance(x, BaseException)]
+        if failed:
+            log.error("offload workers did not start (%s); their calls run in the server process", failed[0])
+            await self._close_all()
+            self._idle = None
+            return
         log.info("%d offload worker(s) ready: pids %s", self.workers, self.pids)
 
+    async def _spawn(self) -> None:
+        """One worker, started and connected to the database, then idle."""
+        assert self._idle is not None
+        ours, theirs = socket.socketpair()
+        process = mp.get_context("spawn").Process(target=_worker_main, args=(self.svc.settings, theirs),
+                                                  name="ecs-offload", daemon=True)
+        try:
+            process.start()
+        finally:
+            theirs.close()
+        try:
+            reader, writer = await asyncio.open_connection(sock=ours, limit=MAX_FRAME)
+            try:
+                async with asyncio.timeout(START_TIMEOUT_S):
+                    kind, pid = pickle.loads(await _read_frame(reader))
+            except BaseException:
+                writer.close()
+                raise
+            if kind != "ready":
+                raise RuntimeError(f"offload worker answered {kind!r} at start")
+        except BaseException:
+            process.kill()
+            await asyncio.to_thread(process.join, 5)
+            raise
+        proc = _Proc(process, pid, reader, writer)
+        proc.listening = asyncio.create_task(self._listen(proc), name=f"offload-worker-{pid}")
+        self._procs.append(proc)
+        self._idle.put_nowait(proc)
+
     async def stop(self) -> None:
-        """Calls in progress finish (a batch being stored commits); queued ones are cancelled."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        """Calls in progress finish (a batch being stored commits); calls waiting for a worker are refused."""
+        self._stopping = True
+        for t in list(self._starting):
+            t.cancel()
+        in_flight = [p.call for p in self._procs if p.call is not None]
+        if in_flight:
+            await asyncio.wait(in_flight)
+        await self._close_all()
+        if self._idle is not None:
+            self._idle.put_nowait(_STOPPED)  # wakes a caller waiting for a worker; passed on by each
+
+    async def _close_all(self) -> None:
+        for p in self._procs:
+            p.alive = False
+            if p.listening is not None:
+                p.listening.cancel()
+            p.writer.close()  # the worker reads end-of-file and exits
+        for p in self._procs:
+            await asyncio.to_thread(p.process.join, 10)
+            if p.process.is_alive():
+                p.process.kill()
+        self._procs = []
+        if self._idle is not None:
+            while not self._idle.empty():
+                self._idle.get_nowait()
 
     async def run(self, fn: str, actor: Any, *args: Any) -> Any:
         """``fn(svc, actor, *args)`` in a worker (or here, without workers). Its ``ApiError`` is raised here
         as it was raised there."""
-        pool = self._pool
-        if pool is None:
+        if not self.running or self._idle is None:
+            if self._stopping and self.workers > 0:
+                raise ApiError(503, "shutting_down", "the server is stopping; send the request again")
             return await resolve(fn)(self.svc, actor, *args)
-        loop = asyncio.get_running_loop()
-        try:
-            with timing.phase("worker"):
-                kind, value, last_event, phases = await loop.run_in_executor(
-                    pool, _call, fn, actor, args, self.svc.config.generation)
-        except BrokenProcessPool:
-            await self._replace(pool)
-            raise ApiError(503, "worker_restarted", "the worker process handling the request stopped before it "
-                                                    "answered; the request may or may not have been carried out "
-                                                    "— send it again") from None
+        with timing.phase("worker"):
+            proc = await self._idle_worker()
+            payload = pickle.dumps((fn, actor, args, self.svc.config.generation), pickle.HIGHEST_PROTOCOL)
+            call = proc.call = asyncio.get_running_loop().create_future()
+            try:
+                proc.writer.write(_frame(payload))
+                await proc.writer.drain()
+            except (ConnectionError, RuntimeError):
+                pass  # the worker is gone: its listener fails the call
+            try:
+                # shielded: a cancelled request leaves the call to finish, and the worker idle only then
+                kind, value, last_event, phases = await asyncio.shield(call)
+            except WorkerDied:
+                raise ApiError(503, "worker_restarted", "the worker process handling the request stopped before "
+                                                        "it answered; the request may or may not have been "
+                                                        "carried out — send it again") from None
         if last_event:
             self.svc.bus.notify(last_event)
         if phases and (t := timing.current()) is not None:
@@ -130,16 +212,77 @@ class Offload:
             raise ApiError(*value)
         raise OffloadError(f"{fn} failed in an offload worker: {value}")
 
-    async def _replace(self, broken: ProcessPoolExecutor) -> None:
-        """A worker died (killed, out of memory): the pool is unusable; the first caller to see it opens a
-        new one, the others wait for it."""
-        if self._pool is not broken:
+    async def _idle_worker(self) -> _Proc:
+        assert self._idle is not None
+        while True:
+            proc = await self._idle.get()
+            if proc is _STOPPED:
+                self._idle.put_nowait(proc)
+                raise ApiError(503, "shutting_down", "the server is stopping; send the request again")
+            if proc.alive:
+                return proc
+
+    async def _listen(self, proc: _Proc) -> None:
+        """The worker's answers, each handed to its call; the worker is idle again once it has answered."""
+        assert self._idle is not None
+        try:
+            while True:
+                answer = pickle.loads(await _read_frame(proc.reader))
+                call, proc.call = proc.call, None
+                if call is not None and not call.done():
+                    call.set_result(answer)
+                self._idle.put_nowait(proc)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        except asyncio.CancelledError:
             return
-        self._pool = None
+        except Exception:
+            log.exception("offload worker %d: unreadable answer", proc.pid)
+        self._died(proc)
+
+    def _died(self, proc: _Proc) -> None:
+        """A worker exited (killed, out of memory): the call it held answers 503, and a new one is started."""
+        proc.alive = False
+        proc.writer.close()
+        if proc.call is not None and not proc.call.done():
+            proc.call.set_exception(WorkerDied())
+            proc.call.exception()  # retrieved: its caller may have gone
+        proc.call = None
+        self._procs.remove(proc)
+        if self._stopping:
+            return
         self.restarts += 1
-        log.error("an offload worker died; starting the workers again (restart %d)", self.restarts)
-        broken.shutdown(wait=False, cancel_futures=True)
-        await self._open()
+        log.error("offload worker %d died; starting another (restart %d)", proc.pid, self.restarts)
+        task = asyncio.create_task(self._replace(proc), name="offload-worker-restart")
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def _replace(self, dead: _Proc) -> None:
+        await asyncio.to_thread(dead.process.join, 5)
+        try:
+            await self._spawn()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("an offload worker could not be restarted")
+            if not self.running:
+                log.error("no offload worker left; calls run in the server process")
+
+
+_STOPPED: Any = object()
+MAX_FRAME = 64 * 1024 * 1024
+START_TIMEOUT_S = 120.0
+
+
+def _frame(payload: bytes) -> bytes:
+    if len(payload) > MAX_FRAME:
+        raise ApiError(413, "too_large", "the request is too large to hand to a worker")
+    return struct.pack("!I", len(payload)) + payload
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> bytes:
+    (n,) = struct.unpack("!I", await reader.readexactly(4))
+    return await reader.readexactly(n)
 
 
 # --- in the worker process ------------------------------------------------------------------------------
@@ -189,16 +332,59 @@ def _worker_init(settings: Settings) -> None:
 
 
 def _exit_with_parent(parent: int) -> None:
-    """A killed server's workers would live on: their task queue stays open in each other. An open transaction
-    of theirs is rolled back when the connection drops."""
+    """A killed server's worker busy with a call would finish it and only then read the end of its socket; it
+    stops at once instead. An open transaction of its is rolled back when the connection drops."""
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_S)
     os._exit(0)
 
 
-def _warm(hold_s: float) -> int:
-    time.sleep(hold_s)
-    return os.getpid()
+def _worker_main(settings: Settings, sock: socket.socket) -> None:
+    """The worker: start, say so, then answer one call at a time until the server closes its end."""
+    _worker_init(settings)
+    sock.setblocking(True)
+    _send_frame(sock, pickle.dumps(("ready", os.getpid())))
+    while True:
+        request = _recv_frame(sock)
+        if request is None:
+            return
+        try:
+            fn, actor, args, generation = pickle.loads(request)
+        except Exception as exc:  # e.g. an argument whose class this process cannot import
+            log.exception("offload worker: unreadable call")
+            answer: tuple[str, Any, int, Any] = ("error", f"unreadable call: {type(exc).__name__}: {exc}"[:500], 0,
+                                                 None)
+        else:
+            answer = _call(fn, actor, args, generation)
+        try:
+            data = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            log.exception("offload worker: the answer to %s cannot be sent", answer[0])
+            data = pickle.dumps(("error", f"unsendable answer: {type(exc).__name__}: {exc}"[:500], answer[2], None))
+        _send_frame(sock, data)
+
+
+def _send_frame(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(struct.pack("!I", len(payload)) + payload)
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv_frame(sock: socket.socket) -> bytes | None:
+    """The next frame, or None at the end of the stream."""
+    head = _recv_exactly(sock, 4)
+    if head is None:
+        return None
+    (n,) = struct.unpack("!I", head)
+    return _recv_exactly(sock, n) if n else b""
 
 
 def _call(fn: str, actor: Any, args: tuple[Any, ...], config_generation: int

@@ -33,6 +33,10 @@ async def where_am_i(svc: Any, actor: AnyActor, what: str) -> dict[str, Any]:
         raise not_found("thing", 7)
     if what == "crash":
         raise RuntimeError("the worker's own fault")
+    if what == "sleep":
+        await asyncio.sleep(30)
+    if what == "nap":
+        await asyncio.sleep(0.5)
     return {"pid": os.getpid(), "actor": actor.username, "db": svc.db.is_sqlite}
 
 
@@ -133,6 +137,8 @@ async def test_the_worker_answers_bad_batches_as_the_server_does(api1: Api) -> N
 
 @on_postgres
 async def test_a_dead_worker_is_replaced_and_a_resent_batch_counts_once(api1: Api) -> None:
+    """A worker killed while idle is replaced before anyone needs it; one killed during a call answers that
+    call 503 (it may or may not have been carried out), and the batch sent again is recognised."""
     offload = services(api1.app).offload
     assert offload is not None
     admin = await api1.as_user("admin")
@@ -140,14 +146,46 @@ async def test_a_dead_worker_is_replaced_and_a_resent_batch_counts_once(api1: Ap
     batch = [row(src["id"], "pH", T0.replace(minute=m), 7.0) for m in range(5)]
     first = offload.pids[0]
     os.kill(first, signal.SIGKILL)
-    await asyncio.sleep(0.2)
-    status, body = await ingest(admin, batch)
-    assert status == 503 and body["error"]["code"] == "worker_restarted"
-    assert offload.restarts == 1 and offload.running and offload.pids and offload.pids[0] != first
+    for _ in range(300):
+        if offload.restarts == 1 and offload.pids and offload.pids[0] != first:
+            break
+        await asyncio.sleep(0.1)
+    assert offload.restarts == 1 and offload.running and offload.pids[0] != first
     status, body = await ingest(admin, batch)
     assert status == 200 and body["inserted"] == 5
+
+    second = offload.pids[0]
+    call = asyncio.create_task(offload.run(f"{__name__}:where_am_i", SystemActor(), "sleep"))
+    await asyncio.sleep(1.0)  # the worker has the call
+    os.kill(second, signal.SIGKILL)
+    with pytest.raises(ApiError) as err:
+        await call
+    assert (err.value.status, err.value.code) == (503, "worker_restarted")
+    for _ in range(300):
+        if offload.restarts == 2 and offload.pids and offload.pids[0] != second:
+            break
+        await asyncio.sleep(0.1)
+    assert offload.restarts == 2 and offload.running
     status, body = await ingest(admin, batch)  # sent again: recognised
     assert status == 200 and (body["inserted"], body["duplicates"]) == (0, 5)
+
+
+@on_postgres
+async def test_calls_wait_for_a_busy_worker_and_a_cancelled_request_leaves_it_in_order(api1: Api) -> None:
+    """One worker, three calls at once: each waits its turn. A call whose request is cancelled still runs to
+    its end, and the next call gets its own answer, not the cancelled one's."""
+    offload = services(api1.app).offload
+    assert offload is not None and len(offload.pids) == 1
+    calls = [asyncio.create_task(offload.run(f"{__name__}:where_am_i", SystemActor(username=f"u{k}"), "here"))
+             for k in range(3)]
+    assert [c["actor"] for c in await asyncio.gather(*calls)] == ["u0", "u1", "u2"]
+    slow = asyncio.create_task(offload.run(f"{__name__}:where_am_i", SystemActor(username="napper"), "nap"))
+    await asyncio.sleep(0.2)  # the worker has it
+    slow.cancel()
+    t0 = asyncio.get_running_loop().time()
+    got = await offload.run(f"{__name__}:where_am_i", SystemActor(username="after"), "here")
+    assert got["actor"] == "after" and slow.cancelled()
+    assert asyncio.get_running_loop().time() - t0 > 0.2  # it waited for the cancelled call to end
 
 
 def test_workers_are_refused_on_sqlite(tmp_path: Any) -> None:
