@@ -68,45 +68,100 @@ class WorkerDied(RuntimeError):
     """The worker handling a call exited before it answered."""
 
 
-@dataclass(eq=False)
-class _Proc:
-    """One worker as the server sees it: its process and the two ends of its socket, read and written by the
-    event loop itself."""
+Answer = tuple[str, Any, int, dict[str, list[float]] | None]
 
-    process: Any  # multiprocessing's SpawnProcess
-    pid: int
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    call: asyncio.Future[tuple[str, Any, int, dict[str, list[float]] | None]] | None = None
-    alive: bool = True
-    listening: asyncio.Task[None] | None = None
+
+class _Link(asyncio.Protocol):
+    """One worker as the server sees it: its process and its end of the socket pair, read by the event loop
+    itself. A frame is a 4-byte big-endian length and a pickle; each is handed on in the callback that read
+    it, so an answer wakes its caller one loop turn after it arrives (a stream reader and a reading task
+    took several turns, each as long as the busiest request's step)."""
+
+    def __init__(self, process: Any, on_lost: Callable[[_Link], None]) -> None:
+        self.process = process
+        self.pid = 0
+        self.alive = False
+        self.transport: asyncio.Transport | None = None
+        self.ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.call: asyncio.Future[Answer] | None = None
+        self.on_answer: Callable[[_Link], None] = lambda link: None
+        self._on_lost = on_lost
+        self._buf = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        while len(buf) >= 4:
+            (n,) = struct.unpack_from("!I", buf)
+            if len(buf) < 4 + n:
+                return
+            frame = bytes(buf[4:4 + n])
+            del buf[:4 + n]
+            try:
+                message = pickle.loads(frame)
+            except Exception:
+                log.exception("offload worker %d: unreadable answer; stopping it", self.pid)
+                self.process.kill()
+                return
+            if not self.ready.done():
+                kind, pid = message
+                if kind == "ready":
+                    self.pid, self.alive = pid, True
+                    self.ready.set_result(pid)
+                continue
+            call, self.call = self.call, None
+            if call is not None and not call.done():  # done: its request was cancelled
+                call.set_result(message)
+            self.on_answer(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        was_alive, self.alive = self.alive, False
+        if not self.ready.done():
+            self.ready.set_exception(WorkerDied("the offload worker exited while starting"))
+        if self.call is not None and not self.call.done():
+            self.call.set_exception(WorkerDied())
+        self.call = None
+        if was_alive:
+            self._on_lost(self)
+
+    def send(self, payload: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(struct.pack("!I", len(payload)) + payload)
+
+    def close(self) -> None:
+        self.alive = False
+        if self.transport is not None:
+            self.transport.close()  # the worker reads the end of the stream and exits
 
 
 class Offload:
     """The server's workers (none: calls run in the server itself). One per app.
 
-    Each worker has a socket pair of its own, written and read by the event loop (``loop.add_reader`` under
-    asyncio's streams): a call is one write and its answer one read, with no thread between the loop and the
-    worker. ``ProcessPoolExecutor`` had two — its manager thread and its queue's feeder thread, each of which
-    had to win the GIL from the busy loop on the way out, and the manager thread again on the way back
-    (docs/performance.md, API latency, twelfth round). A call goes to an idle worker, or waits for one."""
+    Each worker has a socket pair of its own, written and read by the event loop (``_Link``): a call is one
+    write and its answer one read, with no thread between the loop and the worker. ``ProcessPoolExecutor``
+    had two — its manager thread and its queue's feeder thread, each of which had to win the GIL from the
+    busy loop on the way out, and the manager thread again on the way back (docs/performance.md, API latency,
+    twelfth round). A call goes to an idle worker, or waits for one."""
 
     def __init__(self, svc: Services, workers: int) -> None:
         self.svc = svc
         self.workers = workers
         self.restarts = 0
-        self._procs: list[_Proc] = []
-        self._idle: asyncio.Queue[_Proc] | None = None
+        self._links: list[_Link] = []
+        self._idle: asyncio.Queue[_Link] | None = None
         self._stopping = False
         self._starting: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
-        return any(p.alive for p in self._procs)
+        return any(link.alive for link in self._links)
 
     @property
     def pids(self) -> list[int]:
-        return sorted(p.pid for p in self._procs if p.alive)
+        return sorted(link.pid for link in self._links if link.alive)
 
     async def start(self) -> None:
         """Start the workers and wait until each has connected to the database, so that the first request
@@ -133,31 +188,26 @@ class Offload:
             process.start()
         finally:
             theirs.close()
+        link = _Link(process, self._died)
+        link.on_answer = self._idle.put_nowait
         try:
-            reader, writer = await asyncio.open_connection(sock=ours, limit=MAX_FRAME)
-            try:
-                async with asyncio.timeout(START_TIMEOUT_S):
-                    kind, pid = pickle.loads(await _read_frame(reader))
-            except BaseException:
-                writer.close()
-                raise
-            if kind != "ready":
-                raise RuntimeError(f"offload worker answered {kind!r} at start")
+            await asyncio.get_running_loop().create_connection(lambda: link, sock=ours)
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await link.ready
         except BaseException:
+            link.close()
             process.kill()
             await asyncio.to_thread(process.join, 5)
             raise
-        proc = _Proc(process, pid, reader, writer)
-        proc.listening = asyncio.create_task(self._listen(proc), name=f"offload-worker-{pid}")
-        self._procs.append(proc)
-        self._idle.put_nowait(proc)
+        self._links.append(link)
+        self._idle.put_nowait(link)
 
     async def stop(self) -> None:
         """Calls in progress finish (a batch being stored commits); calls waiting for a worker are refused."""
         self._stopping = True
         for t in list(self._starting):
             t.cancel()
-        in_flight = [p.call for p in self._procs if p.call is not None]
+        in_flight = [link.call for link in self._links if link.call is not None]
         if in_flight:
             await asyncio.wait(in_flight)
         await self._close_all()
@@ -165,16 +215,13 @@ class Offload:
             self._idle.put_nowait(_STOPPED)  # wakes a caller waiting for a worker; passed on by each
 
     async def _close_all(self) -> None:
-        for p in self._procs:
-            p.alive = False
-            if p.listening is not None:
-                p.listening.cancel()
-            p.writer.close()  # the worker reads end-of-file and exits
-        for p in self._procs:
-            await asyncio.to_thread(p.process.join, 10)
-            if p.process.is_alive():
-                p.process.kill()
-        self._procs = []
+        links, self._links = self._links, []
+        for link in links:
+            link.close()
+        for link in links:
+            await asyncio.to_thread(link.process.join, 10)
+            if link.process.is_alive():
+                link.process.kill()
         if self._idle is not None:
             while not self._idle.empty():
                 self._idle.get_nowait()
@@ -187,17 +234,17 @@ class Offload:
                 raise ApiError(503, "shutting_down", "the server is stopping; send the request again")
             return await resolve(fn)(self.svc, actor, *args)
         with timing.phase("worker"):
-            proc = await self._idle_worker()
+            link = await self._idle_worker()
             payload = pickle.dumps((fn, actor, args, self.svc.config.generation), pickle.HIGHEST_PROTOCOL)
-            call = proc.call = asyncio.get_running_loop().create_future()
+            if len(payload) > MAX_FRAME:
+                self._idle.put_nowait(link)
+                raise ApiError(413, "too_large", "the request is too large to hand to a worker")
+            call = link.call = asyncio.get_running_loop().create_future()
+            link.send(payload)
             try:
-                proc.writer.write(_frame(payload))
-                await proc.writer.drain()
-            except (ConnectionError, RuntimeError):
-                pass  # the worker is gone: its listener fails the call
-            try:
-                # shielded: a cancelled request leaves the call to finish, and the worker idle only then
-                kind, value, last_event, phases = await asyncio.shield(call)
+                # A cancelled request cancels only this future: the worker finishes the call, and is idle
+                # again when its answer arrives (``_Link.data_received``).
+                kind, value, last_event, phases = await call
             except WorkerDied:
                 raise ApiError(503, "worker_restarted", "the worker process handling the request stopped before "
                                                         "it answered; the request may or may not have been "
@@ -212,52 +259,29 @@ class Offload:
             raise ApiError(*value)
         raise OffloadError(f"{fn} failed in an offload worker: {value}")
 
-    async def _idle_worker(self) -> _Proc:
+    async def _idle_worker(self) -> _Link:
         assert self._idle is not None
         while True:
-            proc = await self._idle.get()
-            if proc is _STOPPED:
-                self._idle.put_nowait(proc)
+            link = await self._idle.get()
+            if link is _STOPPED:
+                self._idle.put_nowait(link)
                 raise ApiError(503, "shutting_down", "the server is stopping; send the request again")
-            if proc.alive:
-                return proc
+            if link.alive:
+                return link
 
-    async def _listen(self, proc: _Proc) -> None:
-        """The worker's answers, each handed to its call; the worker is idle again once it has answered."""
-        assert self._idle is not None
-        try:
-            while True:
-                answer = pickle.loads(await _read_frame(proc.reader))
-                call, proc.call = proc.call, None
-                if call is not None and not call.done():
-                    call.set_result(answer)
-                self._idle.put_nowait(proc)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        except asyncio.CancelledError:
-            return
-        except Exception:
-            log.exception("offload worker %d: unreadable answer", proc.pid)
-        self._died(proc)
-
-    def _died(self, proc: _Proc) -> None:
-        """A worker exited (killed, out of memory): the call it held answers 503, and a new one is started."""
-        proc.alive = False
-        proc.writer.close()
-        if proc.call is not None and not proc.call.done():
-            proc.call.set_exception(WorkerDied())
-            proc.call.exception()  # retrieved: its caller may have gone
-        proc.call = None
-        self._procs.remove(proc)
+    def _died(self, link: _Link) -> None:
+        """A worker exited (killed, out of memory): the call it held has answered 503; another is started."""
+        if link in self._links:
+            self._links.remove(link)
         if self._stopping:
             return
         self.restarts += 1
-        log.error("offload worker %d died; starting another (restart %d)", proc.pid, self.restarts)
-        task = asyncio.create_task(self._replace(proc), name="offload-worker-restart")
+        log.error("offload worker %d died; starting another (restart %d)", link.pid, self.restarts)
+        task = asyncio.create_task(self._replace(link), name="offload-worker-restart")
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
 
-    async def _replace(self, dead: _Proc) -> None:
+    async def _replace(self, dead: _Link) -> None:
         await asyncio.to_thread(dead.process.join, 5)
         try:
             await self._spawn()
@@ -272,17 +296,6 @@ class Offload:
 _STOPPED: Any = object()
 MAX_FRAME = 64 * 1024 * 1024
 START_TIMEOUT_S = 120.0
-
-
-def _frame(payload: bytes) -> bytes:
-    if len(payload) > MAX_FRAME:
-        raise ApiError(413, "too_large", "the request is too large to hand to a worker")
-    return struct.pack("!I", len(payload)) + payload
-
-
-async def _read_frame(reader: asyncio.StreamReader) -> bytes:
-    (n,) = struct.unpack("!I", await reader.readexactly(4))
-    return await reader.readexactly(n)
 
 
 # --- in the worker process ------------------------------------------------------------------------------
