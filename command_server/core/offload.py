@@ -233,8 +233,9 @@ class Offload:
             if self._stopping and self.workers > 0:
                 raise ApiError(503, "shutting_down", "the server is stopping; send the request again")
             return await resolve(fn)(self.svc, actor, *args)
-        with timing.phase("worker"):
+        with timing.phase("wqueue"):  # waiting for an idle worker
             link = await self._idle_worker()
+        with timing.phase("worker"):  # the call's round trip
             payload = pickle.dumps((fn, actor, args, self.svc.config.generation), pickle.HIGHEST_PROTOCOL)
             if len(payload) > MAX_FRAME:
                 self._idle.put_nowait(link)

@@ -114,9 +114,9 @@ async def test_an_offloaded_call_brings_its_worker_phases_back(settings_factory)
         assert r.status == 200, await r.text()
         p = phases_of(r)
         # the server authenticated and read the body; the worker parsed, read, inserted and committed
-        assert {"auth", "body", "worker", "w.call", "w.read", "w.unlocked", "w.wlock", "w.write",
+        assert {"auth", "body", "wqueue", "worker", "w.call", "w.read", "w.unlocked", "w.wlock", "w.write",
                 "w.commit"} <= set(p)
-        assert p["w.call"] <= p["worker"] <= p["total"]
+        assert p["w.call"] <= p["worker"] and p["wqueue"] + p["worker"] <= p["total"]
         assert "commit" not in p  # nothing was written by the server process itself
         status, body = await ingest(admin, [row(src["id"], "NH3-N", T0, 1.5)])  # the same reading again
         assert (status, body["duplicates"]) == (200, 1)
