@@ -10,10 +10,10 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import delete, func, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.db import utcnow
+from ..core.db import UtcDateTime, utcnow
 from ..core.errors import ApiError, conflict, not_found, unprocessable
 from ..core.security import Actor
 from ..core.services import Services
@@ -407,31 +407,49 @@ async def export_rows(svc: Services, actor: AnyActor, q: RangeQuery) -> list[dic
 # --- today on duty -----------------------------------------------------------------------------------------------
 
 
+def _today_shifts(at: dt.datetime, template_id: int | None) -> Any:
+    """One statement for the template's current shift and the next one, each with its template's name.
+
+    The template: the one asked for; else the one whose roster runs now, else the next one to start (the
+    oldest template wins a tie). Current: its latest-starting shift running at ``at``. Next: its first shift
+    starting when the current one ends (or after ``at``). Five round trips before (docs/performance.md,
+    thirteenth round): on a busy server each waits for the event loop."""
+    at_ = literal(at, UtcDateTime())
+    if template_id is None:
+        running = (select(DutyShift.template_id).where(DutyShift.starts_at <= at_, DutyShift.ends_at > at_)
+                   .order_by(DutyShift.template_id).limit(1).scalar_subquery())
+        upcoming = (select(DutyShift.template_id).where(DutyShift.starts_at > at_)
+                    .order_by(DutyShift.starts_at, DutyShift.template_id).limit(1).scalar_subquery())
+        tid: Any = func.coalesce(running, upcoming)
+    else:
+        tid = literal(template_id)
+    current = (select(DutyShift.id, DutyShift.ends_at)
+               .where(DutyShift.template_id == tid, DutyShift.starts_at <= at_, DutyShift.ends_at > at_)
+               .order_by(DutyShift.starts_at.desc()).limit(1).cte("current_shift"))
+    after = func.coalesce(select(current.c.ends_at).scalar_subquery(), at_)
+    following = (select(DutyShift.id).where(DutyShift.template_id == tid, DutyShift.starts_at >= after)
+                 .order_by(DutyShift.starts_at).limit(1).scalar_subquery())
+    return (select(DutyShift, DutyTemplate.name).join(DutyTemplate, DutyTemplate.id == DutyShift.template_id)
+            .where(or_(DutyShift.id.in_(select(current.c.id)), DutyShift.id == following))
+            .order_by(DutyShift.starts_at))
+
+
 async def today(svc: Services, actor: AnyActor, q: TodayQuery) -> dict[str, Any]:
     at = (q.at or utcnow()).astimezone(dt.UTC)
     async with svc.db.read() as s:
-        template_id = q.template_id
-        if template_id is not None:
-            await _template(s, template_id)
-        else:
-            # The roster running now; else the next one to start; the oldest template wins a tie.
-            template_id = await s.scalar(select(DutyShift.template_id).where(
-                DutyShift.starts_at <= at, DutyShift.ends_at > at).order_by(DutyShift.template_id).limit(1))
-            if template_id is None:
-                template_id = await s.scalar(select(DutyShift.template_id).where(DutyShift.starts_at > at)
-                                             .order_by(DutyShift.starts_at, DutyShift.template_id).limit(1))
-        if template_id is None:
-            return {"at": at, "template": None, "current": None, "next": None}
-        t = await _template(s, template_id)
-        current = await s.scalar(select(DutyShift).where(
-            DutyShift.template_id == t.id, DutyShift.starts_at <= at, DutyShift.ends_at > at)
-            .order_by(DutyShift.starts_at.desc()).limit(1))
-        after = current.ends_at if current is not None else at
-        nxt = await s.scalar(select(DutyShift).where(DutyShift.template_id == t.id, DutyShift.starts_at >= after)
-                             .order_by(DutyShift.starts_at).limit(1))
+        found = (await s.execute(_today_shifts(at, q.template_id))).all()
+        if not found:
+            if q.template_id is None:
+                return {"at": at, "template": None, "current": None, "next": None}
+            t = await _template(s, q.template_id)  # 404 for an unknown template; else it has nothing ahead
+            return {"at": at, "template": {"id": t.id, "name": t.name}, "current": None, "next": None}
+        # The next shift starts when the current one ends or later, so only the current one runs at ``at``.
+        current = next((sh for sh, _ in found if sh.starts_at <= at < sh.ends_at), None)
+        nxt = next((sh for sh, _ in found if sh is not current), None)
         shown = await shifts_out(s, [x for x in (current, nxt) if x is not None], actor)
     it = iter(shown)
-    return {"at": at, "template": {"id": t.id, "name": t.name},
+    first, name = found[0]
+    return {"at": at, "template": {"id": first.template_id, "name": name},
             "current": next(it) if current is not None else None, "next": next(it) if nxt is not None else None}
 
 

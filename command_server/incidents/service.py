@@ -399,11 +399,15 @@ def year_start(now: dt.datetime) -> dt.datetime:
 
 async def stats(svc: Services, now: dt.datetime) -> dict[str, Any]:
     start = year_start(now)
+    def count(*where: Any) -> Any:
+        return select(func.count()).select_from(Incident).where(*where).scalar_subquery()
+
     async with svc.db.read() as s:
-        this_year = await s.scalar(select(func.count()).select_from(Incident).where(Incident.created_at >= start))
-        in_progress = await s.scalar(select(func.count()).select_from(Incident)
-                                     .where(Incident.state.in_(OPEN_STATES)))
-        closed = await s.scalar(select(func.count()).select_from(Incident).where(Incident.closed_at >= start))
+        # One round trip for the three counts (each still its own index scan): on a busy server every round
+        # trip waits for the event loop.
+        this_year, in_progress, closed = (await s.execute(select(
+            count(Incident.created_at >= start), count(Incident.state.in_(OPEN_STATES)),
+            count(Incident.closed_at >= start)))).one()
     return {"alarms_this_year": await _alarms_since(svc, start), "incidents_this_year": this_year or 0,
             "in_progress": in_progress or 0, "closed_this_year": closed or 0}
 

@@ -4,12 +4,11 @@ response. No HTTP here; every write goes through one unit of work and emits its 
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -508,30 +507,27 @@ def plan_facts(p: Plan) -> matching.PlanFacts:
                               polygon=p.area_polygon, text_tokens=tokens, version=p.version)
 
 
-# The active plans' matching facts, per database, rebuilt when the library changes. Every incident workspace
-# ranks the whole library; loading and tokenising every plan's JSON on each request was most of that
-# request's cost. The key is read with one aggregate query, so edits from any process are seen at once.
-_FACTS: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], list[matching.PlanFacts]]] = \
-    weakref.WeakKeyDictionary()
+# What changes the active plans' matching facts: every plan write emits one of these.
+PLAN_EVENTS = ("plan.", "plans.", "demo.seeded")
 
 
-async def active_plan_facts(svc: Services, s: AsyncSession) -> list[matching.PlanFacts]:
-    key = tuple((await s.execute(select(func.count(Plan.id), func.max(Plan.updated_at), func.sum(Plan.version),
-                                        func.max(Plan.id)).where(Plan.status == "active"))).one())
-    cached = _FACTS.get(svc.db)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    facts = [plan_facts(p) for p in (await s.scalars(select(Plan).where(Plan.status == "active"))).all()]
-    _FACTS[svc.db] = (key, facts)
-    return facts
+async def active_plan_facts(svc: Services) -> list[matching.PlanFacts]:
+    """The active plans' matching facts, remembered per process (``core/config_cache.py``). Every incident
+    workspace ranks the whole library; loading and tokenising every plan on each request was most of that
+    request's cost, and checking an aggregate key for changes was still a round trip per request."""
+
+    async def load() -> list[matching.PlanFacts]:
+        async with svc.db.read() as s:
+            return [plan_facts(p) for p in (await s.scalars(select(Plan).where(Plan.status == "active"))).all()]
+
+    return await svc.config.get("plans.active_facts", load)
 
 
 async def plan_matches(svc: Services, incident_id: int) -> list[dict[str, Any]]:
     async with svc.db.read() as s:
         inc = await _load_incident(s, incident_id)
         facts = await incident_facts(s, inc)
-        pfacts = await active_plan_facts(svc, s)
-    return matching.rank(facts, pfacts)
+    return matching.rank(facts, await active_plan_facts(svc))
 
 
 # --- starting the response ----------------------------------------------------------------------------------

@@ -595,9 +595,8 @@ async def run_checks(svc: Services, now: dt.datetime | None = None) -> dict[str,
     return {"missing": await check_missing(svc, now), "escalated": await escalate_due(svc, now)}
 
 
-async def threshold_lines(s: AsyncSession, src: MonitoringSource, metric: str) -> list[dict[str, Any]]:
-    rules = (await s.scalars(select(WarningRule).where(
-        WarningRule.enabled.is_(True), WarningRule.metric == metric, WarningRule.kind.in_(("threshold", "sustained")),
-        or_(WarningRule.scope_source_id == src.id, WarningRule.scope_kind == src.feature_kind)))).all()
+def threshold_lines(rules: RuleBook, src: MonitoringSource, metric: str) -> list[dict[str, Any]]:
+    """The enabled threshold and sustained rules on ``src``'s ``metric``, as lines for its chart, by id."""
     return [{"rule_id": r.id, "name": r.name, "level": r.level, "op": r.op, "value": r.threshold}
-            for r in rules if rule_applies(r, src) and r.threshold is not None and r.op is not None]
+            for r in rules.by_metric.get(metric, ()) if r.kind in ("threshold", "sustained")
+            and rule_applies(r, src) and r.threshold is not None and r.op is not None]

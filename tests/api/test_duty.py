@@ -315,6 +315,48 @@ async def test_today_on_duty_across_midnight(api: Api, org: dict[str, Any]) -> N
     assert nothing_yet["current"] is None
 
 
+async def test_today_picks_the_template_and_the_shifts(api: Api, org: dict[str, Any]) -> None:
+    """Which roster "today" shows: the one running now (the oldest template when two run), else the next one to
+    start; a template asked for by id shows its own shifts, or nothing ahead; an unknown one is 404."""
+    admin = org["admin"]
+    first = org["template"]
+    r = await admin.post("/api/v1/duty/templates", json={"name": "夜间值守", "unit_ids": [org["city"]["id"]],
+                                                         "shifts": [{**NIGHT, "key": "n2"}]})
+    assert r.status == 201, await r.text()
+    second = await r.json()
+    await generate(admin, second["id"], "2026-03-09", "2026-03-12")
+    await generate(admin, first["id"], "2026-03-11", "2026-03-11")
+    screen = await api.as_user("screen")
+
+    async def today(at: str, **params: Any) -> dict[str, Any]:
+        r = await screen.get("/api/v1/duty/today", params={"at": at, **params})
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+    # 03-10 20:00: only the second template runs (its night of 03-10); its next is the night of 03-11.
+    t = await today("2026-03-10T20:00:00+08:00")
+    assert t["template"] == {"id": second["id"], "name": "夜间值守"}
+    assert (t["current"]["day"], t["next"]["day"]) == ("2026-03-10", "2026-03-11")
+    # 03-11 20:00: both run; the older template wins, and its current shift is that night, nothing after it.
+    t = await today("2026-03-11T20:00:00+08:00")
+    assert t["template"]["id"] == first["id"]
+    assert (t["current"]["day"], t["current"]["shift_key"], t["next"]) == ("2026-03-11", "night", None)
+    # 03-11 12:00: the older template's day shift runs; its night follows.
+    t = await today("2026-03-11T12:00:00+08:00")
+    assert (t["current"]["shift_key"], t["next"]["shift_key"]) == ("day", "night")
+    # 03-09 12:00: nothing runs; the second template's first night is the next to start.
+    t = await today("2026-03-09T12:00:00+08:00")
+    assert t["template"]["id"] == second["id"] and t["current"] is None and t["next"]["day"] == "2026-03-09"
+    # Asked by id: the first template before its roster has only a next shift; after it, nothing ahead.
+    t = await today("2026-03-10T20:00:00+08:00", template_id=first["id"])
+    assert t["template"]["id"] == first["id"] and t["current"] is None
+    assert (t["next"]["day"], t["next"]["shift_key"]) == ("2026-03-11", "day")
+    t = await today("2026-03-20T12:00:00+08:00", template_id=first["id"])
+    assert t == {**t, "template": {"id": first["id"], "name": "局应急值班"}, "current": None, "next": None}
+    r = await screen.get("/api/v1/duty/today", params={"template_id": 999999})
+    assert r.status == 404
+
+
 async def test_permissions(api: Api, org: dict[str, Any]) -> None:
     await generate(org["admin"], org["template"]["id"], "2026-03-10", "2026-03-10")
     screen = await api.as_user("screen")

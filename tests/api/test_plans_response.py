@@ -3,6 +3,7 @@ event in one transaction — or nothing at all (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from typing import Any
 
@@ -58,6 +59,42 @@ async def test_matches_rank_the_fitting_plan_first(api: Api) -> None:
     assert set(top["explanation"]) == {"type", "pollutant", "level", "area", "text"}
     assert matches[0]["score"] > matches[1]["score"]
     assert (await op.get("/api/v1/incidents/999999/plan-matches")).status == 404
+
+
+async def test_matches_follow_the_library_at_once(api: Api, settings_factory: Any) -> None:
+    """The plans' matching facts are remembered per process: every edit, retirement and new plan is seen by
+    the very next ranking in the process that made it, and by another server process once its pump delivers."""
+    from tests.conftest import start_api
+
+    op = await api.as_user("operator")
+    oil = await create(op, ammonia_plan(title="江河溢油应急预案", event_types=["water"], pollutants=[{"name": "柴油"}]))
+    inc = await make_incident(op)
+    other = await start_api(settings_factory())
+    try:
+        op2 = await other.as_user("operator")
+
+        async def ranking(client: AuthedApi = op) -> list[tuple[int, float]]:
+            r = await client.get(f"/api/v1/incidents/{inc['id']}/plan-matches")
+            assert r.status == 200, await r.text()
+            return [(m["plan_id"], m["factors"]["type"]) for m in await r.json()]
+
+        first = await ranking()
+        assert first[0][0] == oil["id"] and first[0][1] < 1 and await ranking(op2) == first
+        ammonia = await create(op, ammonia_plan())
+        assert [p for p, _ in await ranking()] == [ammonia["id"], oil["id"]]
+        r = await op.request("PUT", f"/api/v1/plans/{oil['id']}", json=ammonia_plan(
+            title="江河溢油应急预案", event_types=["hazchem_leak"], pollutants=[{"name": "柴油"}]))
+        assert r.status == 200, await r.text()
+        assert dict(await ranking())[oil["id"]] == 1
+        assert (await op.delete(f"/api/v1/plans/{ammonia['id']}")).status == 204
+        assert await ranking() == [(oil["id"], 1)]
+        for _ in range(50):  # the other process: its pump delivers the three changes
+            if await ranking(op2) == [(oil["id"], 1)]:
+                break
+            await asyncio.sleep(0.1)
+        assert await ranking(op2) == [(oil["id"], 1)]
+    finally:
+        await other.client.close()
 
 
 async def test_start_response_creates_everything_at_once(api: Api) -> None:

@@ -99,6 +99,38 @@ async def test_rule_validation(env: dict[str, Any]) -> None:
                                                 "warning_rule.created"]
 
 
+async def test_series_shows_the_rules_threshold_lines(api: Api, env: dict[str, Any]) -> None:
+    """A station chart's threshold lines: the enabled threshold and sustained rules on that source's metric (by
+    its kind or the source itself), by id; a change to a rule shows on the very next chart."""
+    admin, sid = env["admin"], env["sid"]
+    other = await make_source(admin, "stations", "water_station", "青溪河二号水质站")
+    by_kind = await make_rule(admin, scope_kind="water_station", kind="threshold", op=">", threshold=2.0,
+                              level="red")
+    own = await make_rule(admin, scope_source_id=sid, scope_kind=None, kind="sustained", op="<",
+                          threshold=0.1, sustain_count=3, level="blue")
+    await make_rule(admin, scope_source_id=other["id"], kind="threshold", op=">", threshold=1.0)  # another source
+    await make_rule(admin, scope_kind="water_station", kind="rate", op=">", threshold=1.0, rate_per="minute")
+    await make_rule(admin, scope_kind="water_station", kind="missing", missing_minutes=30)
+    await make_rule(admin, scope_kind="water_station", metric="pH", kind="threshold", op=">", threshold=9.0)
+    await make_rule(admin, scope_kind="air_station", kind="threshold", op=">", threshold=3.0)
+    await make_rule(admin, scope_kind="water_station", kind="threshold", op=">", threshold=4.0, enabled=False)
+
+    async def lines() -> list[tuple[int, str, float]]:
+        r = await admin.get("/api/v1/monitoring/series", params={
+            "source_id": sid, "metric": "NH3-N", "from": "2026-03-10T00:00:00Z", "to": "2026-03-11T00:00:00Z"})
+        assert r.status == 200, await r.text()
+        return [(x["rule_id"], x["op"], x["value"]) for x in (await r.json())["thresholds"]]
+
+    assert await lines() == [(by_kind["id"], ">", 2.0), (own["id"], "<", 0.1)]
+    r = await admin.request("PUT", f"/api/v1/warning-rules/{by_kind['id']}", json={
+        "name": "氨氮超标", "metric": "NH3-N", "level": "red", "scope_kind": "water_station", "kind": "threshold",
+        "op": ">", "threshold": 2.5, "notify_duty": True})
+    assert r.status == 200, await r.text()
+    assert await lines() == [(by_kind["id"], ">", 2.5), (own["id"], "<", 0.1)]
+    assert (await admin.delete(f"/api/v1/warning-rules/{own['id']}")).status == 204
+    assert await lines() == [(by_kind["id"], ">", 2.5)]
+
+
 async def test_threshold_fires_exactly_and_once_while_open(api: Api, env: dict[str, Any]) -> None:
     admin, sid = env["admin"], env["sid"]
     rule = await make_rule(admin, scope_kind="water_station", kind="threshold", op=">", threshold=2.0, level="red")
