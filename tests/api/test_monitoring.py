@@ -107,6 +107,30 @@ async def test_ingest_thousands_in_one_request_fast(api: Api) -> None:
     assert ev["items"][0]["payload"]["accepted"] == 1000 and ev["items"][1]["payload"]["inserted"] == 5100
 
 
+async def test_metric_state_keeps_the_newest_reading(api: Api) -> None:
+    """The station list's "last value" per metric: the newest reading of any batch, exactly, whatever order
+    batches arrive in (a late batch of older readings leaves it), per metric."""
+    admin = await api.as_user("admin")
+    src = await make_source(admin, "stations", "water_station", "最新值站")
+    cst = dt.timezone(dt.timedelta(hours=8))
+
+    async def last() -> dict[str, tuple[str, float]]:
+        body = await (await admin.get(f"/api/v1/monitoring/sources/{src['id']}")).json()
+        return {m["code"]: (m["last_at"], m["last_value"]) for m in body["metrics"] if m["last_at"]}
+
+    t = T0 + dt.timedelta(microseconds=250_001)
+    status, _ = await ingest(admin, [
+        {"source_id": src["id"], "metric": "pH", "at": (t + dt.timedelta(minutes=k)).astimezone(cst).isoformat(),
+         "value": 7 + k / 3} for k in range(5)] + [row(src["id"], "DO", T0, 5.5)])
+    assert status == 200
+    newest = iso(t + dt.timedelta(minutes=4))
+    assert await last() == {"pH": (newest, 7 + 4 / 3), "DO": (iso(T0), 5.5)}
+    status, _ = await ingest(admin, [row(src["id"], "pH", T0 - dt.timedelta(hours=1), 1.0),
+                                     row(src["id"], "DO", T0 + dt.timedelta(hours=1), 6.25)])
+    assert status == 200
+    assert await last() == {"pH": (newest, 7 + 4 / 3), "DO": (iso(T0 + dt.timedelta(hours=1)), 6.25)}
+
+
 async def test_per_row_errors_and_nan_refused(api: Api) -> None:
     admin = await api.as_user("admin")
     src = await make_source(admin, "stations", "water_station", "南塘河水质站")
