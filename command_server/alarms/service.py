@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -471,25 +472,38 @@ def _text_only(q: AlarmQuery) -> bool:
 
 
 async def list_alarms(svc: Services, actor: AnyActor, q: AlarmQuery) -> dict[str, Any]:
-    async with svc.db.read() as s:
-        dialect = svc.db.engine.dialect.name
-        stmt = _filtered(q, dialect)
-        # A page never needs more than "10,000+": counting stops there instead of walking every match.
-        counted = stmt.with_only_columns(Alarm.id)
-        if _text_only(q):
-            # The index's hits are the answer: count them without joining alarms (PostgreSQL planned the join
-            # as a merge over both primary keys, testing every index row: 64 → 22 ms for "废水", 15,000 hits).
-            found = alarm_search.hits(dialect, q.q)  # type: ignore[arg-type]
-            if found is not None:
-                counted = select(found.subquery().c.id)
-        total = await s.scalar(select(func.count()).select_from(counted.limit(TOTAL_CAP + 1).subquery())) or 0
-        if q.q and total > TEXT_HITS_WALK and svc.db.is_sqlite:
-            # "废水" matches 15,000 alarms: fetching and sorting them all cost 37 ms a page; walking the
-            # received_at index newest first and probing the hits finds the 20 newest in ~2 ms. SQLite's
-            # planner cannot know the hit count, so the count above decides.
-            stmt = _filtered(q, dialect, many_hits=True)
-        rows = (await s.scalars(stmt.order_by(Alarm.received_at.desc(), Alarm.id.desc())
-                                .limit(q.page_size).offset((q.page - 1) * q.page_size))).all()
+    dialect = svc.db.engine.dialect.name
+    stmt = _filtered(q, dialect)
+    # A page never needs more than "10,000+": counting stops there instead of walking every match.
+    counted = stmt.with_only_columns(Alarm.id)
+    if _text_only(q):
+        # The index's hits are the answer: count them without joining alarms (PostgreSQL planned the join
+        # as a merge over both primary keys, testing every index row: 64 → 22 ms for "废水", 15,000 hits).
+        found = alarm_search.hits(dialect, q.q)  # type: ignore[arg-type]
+        if found is not None:
+            counted = select(found.subquery().c.id)
+    counting = select(func.count()).select_from(counted.limit(TOTAL_CAP + 1).subquery())
+
+    async def count(s: AsyncSession) -> int:
+        return await s.scalar(counting) or 0
+
+    def page(stmt: Any) -> Callable[[AsyncSession], Awaitable[list[Alarm]]]:
+        async def items(s: AsyncSession) -> list[Alarm]:
+            return list((await s.scalars(stmt.order_by(Alarm.received_at.desc(), Alarm.id.desc())
+                                         .limit(q.page_size).offset((q.page - 1) * q.page_size))).all())
+        return items
+
+    if svc.db.is_sqlite:
+        async with svc.db.read() as s:
+            total = await count(s)
+            if q.q and total > TEXT_HITS_WALK:
+                # "废水" matches 15,000 alarms: fetching and sorting them all cost 37 ms a page; walking the
+                # received_at index newest first and probing the hits finds the 20 newest in ~2 ms. SQLite's
+                # planner cannot know the hit count, so the count decides.
+                stmt = _filtered(q, dialect, many_hits=True)
+            rows = await page(stmt)(s)
+    else:
+        total, rows = await svc.db.read_together(count, page(stmt))
     return {"items": [alarm_out(a, actor) for a in rows], "total": min(total, TOTAL_CAP),
             "total_capped": total > TOTAL_CAP, "page": q.page, "page_size": q.page_size}
 

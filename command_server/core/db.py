@@ -148,6 +148,19 @@ class Database:
         finally:
             await session.close()
 
+    async def read_together(self, *reads: Callable[[AsyncSession], Awaitable[Any]]) -> list[Any]:
+        """Independent reads, each on a read session of its own: at once on PostgreSQL, where each is a round
+        trip and, under load, a wait for the event loop — a list's count and its page cost one wait instead of
+        two; one after the other on SQLite, whose statements run inline and have nothing to overlap."""
+
+        async def one(read: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+            async with self.read() as session:
+                return await read(session)
+
+        if self.is_sqlite:
+            return [await one(r) for r in reads]
+        return list(await asyncio.gather(*(one(r) for r in reads)))
+
     @asynccontextmanager
     async def write(self, unlocked: Callable[[AsyncSession], Awaitable[None]] | None = None
                     ) -> AsyncIterator[AsyncSession]:

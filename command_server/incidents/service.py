@@ -382,12 +382,18 @@ async def list_incidents(svc: Services, q: IncidentsQuery, now: dt.datetime) -> 
         raise unprocessable("'from' must be before 'to'",
                             [{"loc": ["query", "from"], "msg": "'from' must be before 'to'", "type": "value_error"}])
     stmt = _filtered(q, svc.db.engine.dialect.name)
-    async with svc.db.read() as s:
-        # counting stops after TOTAL_CAP matches ("10,000+"), so a broad filter does not walk the whole table
-        total = await s.scalar(select(func.count()).select_from(
-            stmt.with_only_columns(Incident.id).order_by(None).limit(TOTAL_CAP + 1).subquery())) or 0
-        rows = (await s.scalars(stmt.order_by(Incident.created_at.desc(), Incident.id.desc())
-                                .limit(q.limit).offset((q.page - 1) * q.limit))).all()
+    # counting stops after TOTAL_CAP matches ("10,000+"), so a broad filter does not walk the whole table
+    counted = select(func.count()).select_from(
+        stmt.with_only_columns(Incident.id).order_by(None).limit(TOTAL_CAP + 1).subquery())
+    page = stmt.order_by(Incident.created_at.desc(), Incident.id.desc()).limit(q.limit).offset((q.page - 1) * q.limit)
+
+    async def count(s: AsyncSession) -> int:
+        return await s.scalar(counted) or 0
+
+    async def items(s: AsyncSession) -> list[Incident]:
+        return list((await s.scalars(page)).all())
+
+    total, rows = await svc.db.read_together(count, items)
     return {"items": [list_item(i, now) for i in rows], "total": min(total, TOTAL_CAP),
             "total_capped": total > TOTAL_CAP}
 
@@ -399,6 +405,7 @@ def year_start(now: dt.datetime) -> dt.datetime:
 
 async def stats(svc: Services, now: dt.datetime) -> dict[str, Any]:
     start = year_start(now)
+
     def count(*where: Any) -> Any:
         return select(func.count()).select_from(Incident).where(*where).scalar_subquery()
 

@@ -139,6 +139,35 @@ def _blocker(schema: str | None, k: int) -> psycopg.Connection:
     return conn
 
 
+async def test_independent_reads_overlap_on_postgresql(any_db: Database) -> None:
+    """``read_together``: on PostgreSQL each read has its own session and they run at once (the first waits
+    for the second to have started, which would never happen one after the other); on SQLite in order."""
+    second_started = asyncio.Event()
+    order: list[str] = []
+
+    async def first(s: AsyncSession) -> int:
+        order.append("first")
+        if not any_db.is_sqlite:
+            async with asyncio.timeout(10):
+                await second_started.wait()
+        return int((await s.execute(text("SELECT 1"))).scalar_one())
+
+    async def second(s: AsyncSession) -> int:
+        order.append("second")
+        second_started.set()
+        return int((await s.execute(text("SELECT 2"))).scalar_one())
+
+    assert await any_db.read_together(first, second) == [1, 2]
+    assert order == ["first", "second"]
+    if not any_db.is_sqlite:
+        pids = await any_db.read_together(_pid, _pid)
+        assert pids[0] != pids[1]  # two pooled connections
+
+
+async def _pid(s: AsyncSession) -> int:
+    return int((await s.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
 async def test_unlocked_statements_run_before_the_write_lock(any_db: Database) -> None:
     db = any_db
     holding, release, ran = asyncio.Event(), asyncio.Event(), asyncio.Event()
