@@ -408,7 +408,8 @@ async def export_rows(svc: Services, actor: AnyActor, q: RangeQuery) -> list[dic
 
 
 def _today_shifts(at: dt.datetime, template_id: int | None) -> Any:
-    """One statement for the template's current shift and the next one, each with its template's name.
+    """One statement for the template's current shift and the next one, each with its template's name and a
+    row per person on it (or one row with no person).
 
     The template: the one asked for; else the one whose roster runs now, else the next one to start (the
     oldest template wins a tie). Current: its latest-starting shift running at ``at``. Next: its first shift
@@ -429,9 +430,14 @@ def _today_shifts(at: dt.datetime, template_id: int | None) -> Any:
     after = func.coalesce(select(current.c.ends_at).scalar_subquery(), at_)
     following = (select(DutyShift.id).where(DutyShift.template_id == tid, DutyShift.starts_at >= after)
                  .order_by(DutyShift.starts_at).limit(1).scalar_subquery())
-    return (select(DutyShift, DutyTemplate.name).join(DutyTemplate, DutyTemplate.id == DutyShift.template_id)
+    # A person's unit and an assignment's person are required references: the outer joins drop nobody the
+    # roster's inner joins (``shifts_out``) would keep.
+    return (select(DutyShift, DutyTemplate.name, DutyAssignment, Person, Unit.name)
+            .join(DutyTemplate, DutyTemplate.id == DutyShift.template_id)
+            .outerjoin(DutyAssignment, DutyAssignment.shift_id == DutyShift.id)
+            .outerjoin(Person, Person.id == DutyAssignment.person_id).outerjoin(Unit, Unit.id == Person.unit_id)
             .where(or_(DutyShift.id.in_(select(current.c.id)), DutyShift.id == following))
-            .order_by(DutyShift.starts_at))
+            .order_by(DutyShift.starts_at, DutyAssignment.id))
 
 
 async def today(svc: Services, actor: AnyActor, q: TodayQuery) -> dict[str, Any]:
@@ -443,14 +449,19 @@ async def today(svc: Services, actor: AnyActor, q: TodayQuery) -> dict[str, Any]
                 return {"at": at, "template": None, "current": None, "next": None}
             t = await _template(s, q.template_id)  # 404 for an unknown template; else it has nothing ahead
             return {"at": at, "template": {"id": t.id, "name": t.name}, "current": None, "next": None}
-        # The next shift starts when the current one ends or later, so only the current one runs at ``at``.
-        current = next((sh for sh, _ in found if sh.starts_at <= at < sh.ends_at), None)
-        nxt = next((sh for sh, _ in found if sh is not current), None)
-        shown = await shifts_out(s, [x for x in (current, nxt) if x is not None], actor)
-    it = iter(shown)
-    first, name = found[0]
+    people: dict[int, list[tuple[DutyAssignment, Person, str]]] = {}
+    for sh, _name, a, p, unit_name in found:
+        rows = people.setdefault(sh.id, [])
+        if a is not None:
+            rows.append((a, p, unit_name))
+    shifts = {sh.id: sh for sh, *_ in found}.values()
+    # The next shift starts when the current one ends or later, so only the current one runs at ``at``.
+    current = next((sh for sh in shifts if sh.starts_at <= at < sh.ends_at), None)
+    nxt = next((sh for sh in shifts if sh is not current), None)
+    first, name = found[0][0], found[0][1]
     return {"at": at, "template": {"id": first.template_id, "name": name},
-            "current": next(it) if current is not None else None, "next": next(it) if nxt is not None else None}
+            "current": None if current is None else shift_dict(current, people[current.id], actor),
+            "next": None if nxt is None else shift_dict(nxt, people[nxt.id], actor)}
 
 
 # --- duty log ------------------------------------------------------------------------------------------------------
