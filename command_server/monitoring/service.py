@@ -319,10 +319,15 @@ _SQLITE_INSERT = ("INSERT INTO monitoring_readings (source_id, metric, at, value
 # their UTC offset and stored as the naive UTC the column holds.
 _PG_COLUMNS = ("unnest(CAST(:s AS integer[]), CAST(:m AS varchar[]), CAST(:a AS timestamptz[]), "
                "CAST(:v AS double precision[])) AS batch(s, m, a, v)")
-_PG_INSERT = text("INSERT INTO monitoring_readings (source_id, metric, at, value) "
-                  f"SELECT s, m, a AT TIME ZONE 'UTC', v FROM {_PG_COLUMNS} "
-                  "ON CONFLICT (source_id, metric, at) DO NOTHING"
-                  ).execution_options(off_loop=True)  # a few ms of server time: waited for off the event loop
+_PG_INSERT_SQL = ("INSERT INTO monitoring_readings (source_id, metric, at, value) "
+                  f"SELECT s, m, a AT TIME ZONE 'UTC', v FROM {_PG_COLUMNS}")
+# A few ms of server time each: waited for off the event loop. Readings never stored before are the usual batch:
+# without ON CONFLICT's speculative insertion the statement costs PostgreSQL a third less time and writes a
+# third less WAL (500 rows into a million: 3.0 → 2.1 ms, 114 → 79 kB). A stored reading among them fails it on
+# the key, and the batch is stored again skipping those (``ingest``).
+_PG_INSERT_NEW = text(_PG_INSERT_SQL).execution_options(off_loop=True)
+_PG_INSERT = text(_PG_INSERT_SQL + " ON CONFLICT (source_id, metric, at) DO NOTHING").execution_options(off_loop=True)
+READINGS_KEY = "pk_monitoring_readings"
 # The newest reading per (source, metric), kept only where it is newer than the stored one: one statement
 # (an executemany was a statement per pair and ~1 ms of a batch's CPU in SQLAlchemy and psycopg).
 _PG_METRIC_STATE = text(
@@ -360,9 +365,10 @@ def _sqlite_ts(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-async def bulk_insert_readings(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+async def bulk_insert_readings(session: AsyncSession, rows: list[dict[str, Any]], *, all_new: bool = False) -> int:
     """Write readings without building objects: one executemany (SQLite) or one ``unnest`` INSERT
-    (PostgreSQL) per chunk. Duplicates of stored readings are skipped; returns how many were new."""
+    (PostgreSQL) per chunk. Duplicates of stored readings are skipped; returns how many were new. ``all_new``
+    (PostgreSQL): expect no stored reading — one among them fails the statement on ``READINGS_KEY``."""
     conn = await session.connection()
     inserted = 0
     is_sqlite = session.get_bind().dialect.name == "sqlite"
@@ -379,7 +385,7 @@ async def bulk_insert_readings(session: AsyncSession, rows: list[dict[str, Any]]
                 params.append((r["source_id"], r["metric"], ts, r["value"]))
             res = await conn.exec_driver_sql(_SQLITE_INSERT, params)
         else:
-            res = await conn.execute(_PG_INSERT, _pg_arrays(chunk))
+            res = await conn.execute(_PG_INSERT_NEW if all_new else _PG_INSERT, _pg_arrays(chunk))
         rc = res.rowcount
         inserted += rc if rc is not None and rc >= 0 else len(chunk)
     return inserted
@@ -418,8 +424,10 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
 
     On PostgreSQL the readings INSERT runs in the write transaction before the lock is taken, waited for off
     the loop (``Database.write``), and the rules are evaluated meanwhile: they read only committed readings
-    and merge the batch themselves, so the uncommitted INSERT changes nothing they see. On SQLite the INSERT
-    runs inline under the lock, so the rules are evaluated first."""
+    and merge the batch themselves, so the uncommitted INSERT changes nothing they see. It expects every
+    reading to be new; when one was stored before (a re-sent batch), the transaction is rolled back and run
+    again with an INSERT that skips stored readings. On SQLite the INSERT runs inline under the lock, so the
+    rules are evaluated first."""
     now = now or dt.datetime.now(dt.UTC)
     book = await remembered_sources(svc)
     good, errors = validate_rows(raw_rows, book, now)
@@ -430,11 +438,12 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
     stored: list[int] = []
     hits: list[Any] = []
     contexts: list[Any] = []
+    all_new = not svc.db.is_sqlite  # tried first on PostgreSQL (``_PG_INSERT_NEW``)
 
     async def insert_readings(session: AsyncSession) -> None:
         # Before the write lock on PostgreSQL: readings have no foreign key, and no statement run under the
         # lock waits for uncommitted readings.
-        stored.append(await bulk_insert_readings(session, good))
+        stored.append(await bulk_insert_readings(session, good, all_new=all_new))
         found, ready = await evaluating
         hits.extend(found)
         contexts.extend(ready)
@@ -442,8 +451,19 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
     try:
         if not svc.db.unlocked_before_lock:
             await evaluating
-        async with svc.write(actor, unlocked=insert_readings) as uow:
-            inserted, opened = await _store_and_open(uow, good, stored[0], hits, contexts, errors, now)
+        while True:
+            stored.clear()
+            hits.clear()
+            contexts.clear()
+            try:
+                async with svc.write(actor, unlocked=insert_readings) as uow:
+                    inserted, opened = await _store_and_open(uow, good, stored[0], hits, contexts, errors, now)
+                break
+            except IntegrityError as exc:
+                if all_new and _constraint(exc) == READINGS_KEY:
+                    all_new = False  # some were stored before (a re-sent batch): again, skipping those
+                    continue
+                raise
     except IntegrityError:
         # The metric state's key references the source: a source deleted after validation fails the batch.
         gone = await _missing_sources(svc, {r["source_id"] for r in good})
@@ -457,6 +477,11 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
             evaluating.exception()  # retrieved: asyncio would log it as never retrieved
     return {"received": len(raw_rows), "accepted": len(good), "inserted": inserted,
             "duplicates": len(good) - inserted, "rejected": errors[:1000], "warnings_opened": opened}
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    """The constraint a PostgreSQL integrity error names (psycopg's diagnostics), if any."""
+    return getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
 
 
 INGEST_BODY = f"{__name__}:ingest_body"

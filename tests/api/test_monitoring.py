@@ -287,6 +287,32 @@ async def test_the_same_batch_sent_concurrently_is_stored_once(api: Api) -> None
     assert await _stored(api, src["id"]) == 300
 
 
+async def test_a_batch_partly_stored_before_stores_the_rest(api: Api) -> None:
+    """A batch is first stored expecting every reading to be new (PostgreSQL: a plain INSERT); one stored
+    before fails that attempt, and the batch is stored again skipping it — the new readings once, counts and
+    metric state as for any batch, one event, nothing left of the first attempt."""
+    from command_server.core.events import Event
+
+    admin = await api.as_user("admin")
+    src = await make_source(admin, "stations", "water_station", "部分重发站")
+    first = [row(src["id"], "pH", T0 + dt.timedelta(minutes=k), 7.0) for k in range(0, 200, 2)]
+    assert (await ingest(admin, first))[0] == 200
+    mixed = [row(src["id"], "pH", T0 + dt.timedelta(minutes=k), 8.0) for k in range(200)]
+    status, body = await ingest(admin, mixed)
+    assert status == 200, body
+    assert (body["accepted"], body["inserted"], body["duplicates"]) == (200, 100, 100)
+    assert await _stored(api, src["id"]) == 200
+    async with services(api.app).db.read() as s:
+        odd = (await s.scalars(select(Reading.value).where(Reading.source_id == src["id"])
+                               .order_by(Reading.at))).all()
+        events = (await s.scalars(select(Event.payload).where(Event.type == "monitoring.readings_ingested")
+                                  .order_by(Event.id))).all()
+    assert list(odd) == [7.0, 8.0] * 100  # the stored ones kept, the new ones added
+    assert [(e["accepted"], e["inserted"]) for e in events] == [(100, 100), (200, 100)]
+    got = await (await admin.get(f"/api/v1/monitoring/sources/{src['id']}")).json()
+    assert got["metrics"][0]["last_at"] == iso(T0 + dt.timedelta(minutes=199))
+
+
 async def test_source_deleted_while_its_batch_waits_for_the_write_lock(api: Api, monkeypatch: pytest.MonkeyPatch
                                                                        ) -> None:
     """PostgreSQL: the batch's readings are inserted, uncommitted, before its transaction takes the write lock.
@@ -301,8 +327,8 @@ async def test_source_deleted_while_its_batch_waits_for_the_write_lock(api: Api,
     src = await make_source(admin, "stations", "water_station", "撤销中站二")
     insert = service.bulk_insert_readings
 
-    async def insert_then_delete(session: Any, rows: list[dict[str, Any]]) -> int:
-        n = await insert(session, rows)
+    async def insert_then_delete(session: Any, rows: list[dict[str, Any]], **kw: Any) -> int:
+        n = await insert(session, rows, **kw)
         async with asyncio.timeout(10):  # would hang if the deletion waited for this transaction
             r = await admin.delete(f"/api/v1/monitoring/sources/{src['id']}")
         assert r.status == 204
