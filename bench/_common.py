@@ -141,3 +141,14 @@ def machine_cpu() -> tuple[float, float]:
     idle = parts[3] + (parts[4] if len(parts) > 4 else 0)  # idle + iowait
     total = sum(parts[:8])  # guest time is already counted in user
     return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+async def pg_admin(url: str, sql: str) -> None:
+    """One statement on its own connection (``CREATE SCHEMA``/``DROP SCHEMA`` around a PostgreSQL run)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

@@ -48,6 +48,7 @@ from _common import (
     machine_cpu,
     machine_steal,
     percentile,
+    pg_admin,
     proc_sample,
     proc_tree_sample,
     r3,
@@ -91,16 +92,6 @@ def engine_for(url: str, schema: str | None) -> Any:
     if schema:
         kw["connect_args"] = {"server_settings": {"search_path": schema}}
     return create_async_engine(url, **kw)
-
-
-async def pg_admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def count_rows(url: str, schema: str | None) -> dict[str, int]:

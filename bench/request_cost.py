@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))  # first: bench/dispersion.py must not hide the dispersion package
-from _common import percentile, r3, reference_workload_ms  # noqa: E402
+from _common import percentile, pg_admin, r3, reference_workload_ms  # noqa: E402
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -94,16 +94,6 @@ async def measure(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
         return out
     finally:
         await client.close()
-
-
-async def pg_admin(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def main() -> None:
