@@ -94,6 +94,17 @@ def engine_for(url: str, schema: str | None) -> Any:
     return create_async_engine(url, **kw)
 
 
+async def pg_sessions(url: str) -> int:
+    """Sessions PostgreSQL has established in this database so far (``pg_stat_database.sessions``)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return int(await conn.fetchval("SELECT sessions FROM pg_stat_database WHERE datname = current_database()"))
+    finally:
+        await conn.close()
+
+
 async def count_rows(url: str, schema: str | None) -> dict[str, int]:
     from sqlalchemy import text
 
@@ -783,6 +794,8 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
         log(f"{args.clients} clients in {procs} processes: warm-up {args.warmup:.0f} s, "
             f"measuring {args.duration:.0f} s")
         time.sleep(max(0.0, t_measure - time.time()))
+        pg_url = (os.environ.get("DATABASE_URL") or PG_DEFAULT) if args.db == "postgresql" else None
+        sessions_before = asyncio.run(pg_sessions(pg_url)) if pg_url else None
         before = proc_tree_sample(server_pid) if server_pid else None
         main_before = proc_sample(server_pid) if server_pid else None
         loop_before = asyncio.run(server_loop_report(url))
@@ -795,6 +808,7 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
             steal_per_s.append((machine_steal() - s0) * 1000)
         after = proc_tree_sample(server_pid) if server_pid else None
         main_after = proc_sample(server_pid) if server_pid else None
+        sessions_after = asyncio.run(pg_sessions(pg_url)) if pg_url else None
         mach1 = machine_cpu()
         own_cpu = time.process_time() - own0
         results = [recv(c, "result", 180, i) for i, c in enumerate(conns)]
@@ -856,6 +870,10 @@ def measure(args: argparse.Namespace, url: str, server_pid: int | None, ref: dic
         "other_cpu_pct": round(100.0 * (busy - client_cpu - own_cpu - (server_cpu or 0.0)) / d, 1)
         if server_cpu is not None else None,
         "cpus": os.cpu_count(),
+        # PostgreSQL connections opened during the measurement, by anyone (roughly: the statistics are flushed
+        # about every second). A pool that grows under a burst connects on the server's event loop.
+        "pg_sessions_opened": sessions_after - sessions_before - 1
+        if sessions_before is not None and sessions_after is not None else None,
         # the machine's speed before and after the run (bench/_common.py): compare runs with similar figures
         "reference_workload_ms": [ref_before, ref_after],
     }
