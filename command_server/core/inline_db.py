@@ -18,32 +18,35 @@ SQLite reads *and* writes: its statements are in-process C calls, mostly well un
 thread hop of aiosqlite cost more than the query (each return is an event-loop turn; under load tens of ms).
 Sessions must also be closed by hand, not with ``async with session`` (see ``Database.read``/``write``).
 
-Exceptions on PostgreSQL: the commit and statements marked ``off_loop`` hand their wait for the server to a
-thread (below, ``_off_loop``) — the loop runs other requests meanwhile, the transaction keeps the write lock.
+A wait for the server that lasts (PostgreSQL): a statement blocks the loop for at most ``INLINE_WAIT_S`` of
+waiting, then waits through the loop, which serves other requests meanwhile (``wait_inline_then_on_loop``); the
+commit and statements marked ``off_loop`` wait through the loop at once. The transaction keeps the write lock.
 
 The price: the loop is blocked while a statement runs. That is the point for the short statements the API
-makes; a long one (an XLSX import of thousands of rows, a scan of a big table) stalls every request and
-realtime delivery for its duration — keep such queries indexed and bounded. On PostgreSQL with several server
-processes, a write waiting for another process's advisory lock blocks this process's loop for the other's
-(short, inline) hold.
+makes; on SQLite a long one (an XLSX import of thousands of rows, a scan of a big table) stalls every request and
+realtime delivery for its duration — keep such queries indexed and bounded. On PostgreSQL the budget bounds it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import sqlite3
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.waiting import READY_R, READY_W, WAIT_R, WAIT_W
 from sqlalchemy import event, pool
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util.concurrency import await_
+from sqlalchemy.util.concurrency import await_, in_greenlet
 
 
 class _AsyncResultCursor:
@@ -76,51 +79,116 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
         return pool.AsyncAdaptedQueuePool
 
 
-# Where an inline PostgreSQL write waits for the server instead of blocking the loop: the commit (the WAL
-# flush: ~1–3 ms, but hundreds of ms while a checkpoint competes for the disk) and statements marked
-# ``execution_options(off_loop=True)`` (a readings batch's 500-row INSERT: ~6 ms of server time). The greenlet
-# hands the blocking call to a thread and the loop serves other requests. Only those: a thread hop per statement
-# costs a loop turn inside the lock, and with every statement off the loop writes' p99 doubled
-# (docs/performance.md, API latency, sixth round).
-#
-# Two pools, so that the write-lock holder always finds a thread: statements run before the lock
-# (``Database.write(unlocked=…)``) may block in the server on another transaction's uncommitted rows — a retried
-# batch inserting the same readings waits for the first one's commit — and must never hold the thread that
-# commit needs. At most ``UNLOCKED_SLOTS`` transactions are before the lock (``Database.write``), and the
-# statement pool has one thread more, for the lock holder's own off-loop statements.
+# How long an inline PostgreSQL statement may keep the loop waiting for the server before it hands the wait to
+# the loop. A write's statements take ~0.1–0.5 ms and run to their end inline, as the design wants. A statement
+# the server is slow to answer — a commit's WAL flush behind a checkpoint, a backend the kernel did not schedule,
+# a row lock — once stopped every request of the process for as long as it took (74, 98 and 595 ms in three load
+# runs: docs/performance.md, fourteenth round). Past this budget the loop is told to wake the statement when the
+# socket is ready and serves other requests meanwhile; the transaction keeps the write lock, like any wait.
+INLINE_WAIT_S = 0.002
+# The commit (a WAL flush: ~1–3 ms) and statements marked ``execution_options(off_loop=True)`` (a readings
+# batch's 500-row INSERT before the write lock, the wait for another process's order lock) are known to wait:
+# they give the loop their wait at once.
+OFF_LOOP_WAIT_S = 0.0
+# At most ``UNLOCKED_SLOTS`` transactions are before the write lock (``Database.write``): each holds a pooled
+# write connection, and the lock holder must always find one.
 UNLOCKED_SLOTS = 3
-_PG_COMMITS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pg-commit")  # a close may overlap a commit
-_PG_STATEMENTS = ThreadPoolExecutor(max_workers=UNLOCKED_SLOTS + 1, thread_name_prefix="pg-statement")
 
 
 SWITCH_INTERVAL_S = 0.001
 
 
 def hand_back_quickly() -> None:
-    """For a served process (the server, an offload worker). A thread that finishes its blocking call (a
-    commit, an off-loop statement) must take the GIL back from the busy loop thread before the loop hears of
-    it, and by default it waits up to 5 ms for the loop to let go. At 1 ms an alarm intake's commit took
-    3.7–4.7 ms instead of 5.0–5.7 under load (``Server-Timing``, docs/performance.md, tenth round). Only a
-    thread that wants the GIL makes the loop switch, so a loop with no such thread pays nothing."""
+    """For a served process (the server, an offload worker). A thread that finishes a blocking call (an
+    offloaded call's result arriving, a ``to_thread`` job) must take the GIL back from the busy loop thread
+    before the loop hears of it, and by default it waits up to 5 ms for the loop to let go. At 1 ms an alarm
+    intake's commit, then waited for in a thread, took 3.7–4.7 ms instead of 5.0–5.7 under load
+    (``Server-Timing``, docs/performance.md, tenth round). Only a thread that wants the GIL makes the loop
+    switch, so a loop with no such thread pays nothing."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
-def _off_loop(pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Any:
-    """Run ``fn`` in ``pool`` and wait for it without blocking the loop. A cancelled request still waits for
-    the call to finish before it goes on: its rollback would otherwise use the connection while the thread
-    does (psycopg then blocks the loop on the connection's lock until the statement ends)."""
-    waiting = asyncio.wrap_future(pool.submit(fn, *args))
+def _poll_once(fileno: int, wait: int, timeout_s: float) -> int:
+    """The socket's readiness for ``wait`` (psycopg's ``Wait`` flags), blocking at most ``timeout_s``."""
+    poller = select.poll()
+    poller.register(fileno, (select.POLLIN if wait & WAIT_R else 0) | (select.POLLOUT if wait & WAIT_W else 0))
+    events = poller.poll(timeout_s * 1000.0)
+    if not events:
+        return 0
+    mask = events[0][1]
+    if mask & (select.POLLERR | select.POLLHUP | select.POLLNVAL) and not mask & (select.POLLIN | select.POLLOUT):
+        raise psycopg.OperationalError("connection socket closed")
+    return (READY_R if mask & (select.POLLIN | select.POLLHUP) and wait & WAIT_R else 0) | (
+        READY_W if mask & select.POLLOUT and wait & WAIT_W else 0)
+
+
+async def _socket_ready(fileno: int, wait: int) -> int:
+    """Resumes when the socket is ready for ``wait``; the loop serves other tasks meanwhile."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def wake(flag: int) -> None:
+        if not ready.done():
+            ready.set_result(flag)
+
+    if wait & WAIT_R:
+        loop.add_reader(fileno, wake, READY_R)
+    if wait & WAIT_W:
+        loop.add_writer(fileno, wake, READY_W)
+    try:
+        return await ready
+    finally:
+        if wait & WAIT_R:
+            loop.remove_reader(fileno)
+        if wait & WAIT_W:
+            loop.remove_writer(fileno)
+
+
+def wait_inline_then_on_loop(gen: Any, fileno: int, budget_s: float) -> Any:
+    """Drive psycopg's protocol generator ``gen``: block on the socket while the statement is within
+    ``budget_s``, then wait through the event loop (the greenlet switches to the task, which awaits).
+
+    A request cancelled during a loop wait still waits for the server's answer before the cancellation goes on:
+    the connection is mid-protocol, and its rollback would otherwise write into a half-read reply."""
+    deadline = time.perf_counter() + budget_s
     cancelled = False
-    while not waiting.done():
-        try:
-            await_(asyncio.shield(waiting))
-        except asyncio.CancelledError:
-            cancelled = True  # the thread cannot be stopped: wait for it, then let the cancellation through
-        except Exception:
-            pass  # the call's own error, raised by ``result()`` below
-    if cancelled:
-        raise asyncio.CancelledError()
-    return waiting.result()
+    try:
+        wait = next(gen)
+        while True:
+            # past the budget still one look without waiting: a socket asked for writing is nearly always ready
+            ready = _poll_once(fileno, wait, max(deadline - time.perf_counter(), 0.0))
+            while not ready:
+                try:
+                    ready = await_(_socket_ready(fileno, wait))
+                except asyncio.CancelledError:
+                    cancelled = True
+            wait = gen.send(ready)
+    except StopIteration as done:
+        if cancelled:
+            raise asyncio.CancelledError() from None
+        return done.value
+
+
+class InlinePgConnection(psycopg.Connection):  # type: ignore[type-arg]
+    """A psycopg connection whose waits for the server block the loop for at most a budget
+    (``wait_inline_then_on_loop``). Outside SQLAlchemy's greenlet (connecting, the pool's reset at shutdown)
+    it waits as psycopg does."""
+
+    budget_s = INLINE_WAIT_S
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        if timeout is not None or not in_greenlet():
+            return super().wait(gen, interval, timeout)
+        return wait_inline_then_on_loop(gen, self.pgconn.socket, self.budget_s)
+
+
+@contextmanager
+def _budget(conn: InlinePgConnection, budget_s: float) -> Iterator[None]:
+    conn.budget_s = budget_s
+    try:
+        yield
+    finally:
+        del conn.budget_s  # back to the class's
 
 
 class InlinePostgresDialect(PGDialect_psycopg):
@@ -128,14 +196,19 @@ class InlinePostgresDialect(PGDialect_psycopg):
     is_async = True
     supports_statement_cache = True
 
+    def connect(self, *cargs: Any, **cparams: Any) -> Any:
+        return InlinePgConnection.connect(*cargs, **cparams)
+
     def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
         if context is not None and context.execution_options.get("off_loop"):
-            _off_loop(_PG_STATEMENTS, cursor.execute, statement, parameters)
+            with _budget(cursor.connection, OFF_LOOP_WAIT_S):
+                cursor.execute(statement, parameters)
         else:
             cursor.execute(statement, parameters)
 
     def do_commit(self, dbapi_connection: Any) -> None:
-        _off_loop(_PG_COMMITS, dbapi_connection.commit)
+        with _budget(dbapi_connection, OFF_LOOP_WAIT_S):
+            dbapi_connection.commit()
 
     @classmethod
     def get_async_dialect_cls(cls, url: URL) -> type[InlinePostgresDialect]:

@@ -25,8 +25,7 @@ from .security import Actor, SystemActor
 ORDER_LOCK_KEY = 0x45435301  # "ECS" + 1: the advisory lock that orders event and audit ids on PostgreSQL
 
 AnyActor = Actor | SystemActor
-_TRY_ORDER_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
-_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(:k)").execution_options(off_loop=True)
+_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _AUDIT_COLUMNS = tuple(c.key for c in AuditEntry.__table__.columns)
 # Built once: constructing them per unit of work was ~0.2 ms of CPU per write, under the write lock.
 _LAST_AUDIT = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1).subquery()
@@ -82,10 +81,9 @@ class UnitOfWork:
         if not self._pending_events and not self._pending_audit:
             return
         await self.session.flush()
-        if self.is_postgres and not await self.session.scalar(_TRY_ORDER_LOCK, {"k": ORDER_LOCK_KEY}):
-            # Held by another process (an offload worker committing a batch, another server): waited for in a
-            # thread. Statements of a write run inline, so a wait here would stop this process's event loop for
-            # as long as the other transaction takes to commit. Free — the usual case — it costs one statement.
+        if self.is_postgres:
+            # Held by another process (an offload worker committing a batch, another server) it is waited for
+            # like any slow statement: inline for a moment, then through the loop (``inline_db``).
             with timing.phase("olock"):
                 await self.session.execute(_ORDER_LOCK, {"k": ORDER_LOCK_KEY})
         now = utcnow()

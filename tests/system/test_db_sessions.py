@@ -5,8 +5,8 @@
 - PostgreSQL read sessions autocommit each statement (no BEGIN/ROLLBACK round trips).
 - A read session refuses to write, on both databases.
 - A write's ``unlocked`` statements run before the write lock on PostgreSQL (under it on SQLite); at most
-  ``UNLOCKED_SLOTS`` such transactions wait for the lock, so the holder never starves of a connection or a
-  thread; a request cancelled while its statement runs in a thread does not block the loop."""
+  ``UNLOCKED_SLOTS`` such transactions wait for the lock, so the holder never starves of a connection; a
+  request cancelled while its statement waits for the server does not block the loop."""
 
 from __future__ import annotations
 
@@ -217,8 +217,7 @@ async def test_a_failed_locked_part_rolls_back_the_unlocked_part(any_db: Databas
 async def test_lock_holder_is_not_starved_by_transactions_waiting_before_the_lock(
         any_db: Database, pg_schema: str) -> None:
     """Every unlocked INSERT below blocks in the server on another client's uncommitted row. They take at most
-    ``UNLOCKED_SLOTS`` pooled connections and statement threads; the lock holder still runs its own off-loop
-    statement and commits."""
+    ``UNLOCKED_SLOTS`` pooled connections; the lock holder still runs its own off-loop statement and commits."""
     db = any_db
     blocker = _blocker(pg_schema, 10)
     holding, release = asyncio.Event(), asyncio.Event()
@@ -250,7 +249,7 @@ async def test_lock_holder_is_not_starved_by_transactions_waiting_before_the_loc
         assert most_before_lock == UNLOCKED_SLOTS
         release.set()
         async with asyncio.timeout(10):
-            await h  # needs a connection, a statement thread and a commit thread
+            await h  # needs a connection of its own
         blocker.rollback()
         async with asyncio.timeout(10):
             await asyncio.gather(*waiters)
@@ -267,9 +266,9 @@ async def test_lock_holder_is_not_starved_by_transactions_waiting_before_the_loc
 @pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
 async def test_request_cancelled_in_an_off_loop_statement_does_not_block_the_loop(
         any_db: Database, pg_schema: str) -> None:
-    """Cancelled while its INSERT waits in the server: the request waits for its thread before rolling back on
-    the connection; the loop goes on meanwhile. (Rolling back at once blocks the loop on psycopg's connection
-    lock until the statement ends — here until the watchdog ends the other transaction.)"""
+    """Cancelled while its INSERT waits in the server: the request waits for the server's answer before rolling
+    back on the connection; the loop goes on meanwhile. (Rolling back at once would write into a connection
+    still reading the statement's reply.)"""
     db = any_db
     blocker = _blocker(pg_schema, 30)
     watchdog = threading.Timer(10, blocker.rollback)
@@ -309,7 +308,7 @@ async def test_request_cancelled_in_an_off_loop_statement_does_not_block_the_loo
 @pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
 async def test_waiting_for_the_event_order_lock_held_elsewhere_does_not_block_the_loop(api) -> None:  # type: ignore[no-untyped-def]
     """Another process (an offload worker, a second server) holds the advisory lock that orders event ids while
-    it commits: this process's write waits for it in a thread, and its event loop goes on meanwhile."""
+    it commits: this process's write waits for it through the loop, which goes on meanwhile."""
     from command_server.core.services import services
     from command_server.core.uow import ORDER_LOCK_KEY
 
