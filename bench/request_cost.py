@@ -9,10 +9,9 @@ Under load (``api_latency.py``) a request's latency depends on everything else t
 shared two-core VM the same code's CPU per operation varied from 5.7 to 10.4 ms between runs. Here the server
 (in this process, as ``tests/`` run it; no offload workers) answers one request at a time: CPU time is the
 process's (the server's work plus the aiohttp client's, which is the same whatever the server code), and wall
-time adds what the
-request waits for — on PostgreSQL, each round trip. Run two versions one after the other, a few times each,
-to compare them (docs/performance.md, API latency, thirteenth round). Prints one JSON object; measures, does
-not judge.
+time adds what the request waits for — on PostgreSQL, each round trip. Run two versions one after the other,
+a few times each, to compare them (docs/performance.md, API latency, thirteenth round). Prints one JSON
+object; measures, does not judge.
 """
 
 from __future__ import annotations
