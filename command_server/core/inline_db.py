@@ -83,12 +83,12 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
 # the loop. A write's statements take ~0.1–0.5 ms and run to their end inline, as the design wants. A statement
 # the server is slow to answer — a commit's WAL flush behind a checkpoint, a backend the kernel did not schedule,
 # a row lock — once stopped every request of the process for as long as it took (74, 98 and 595 ms in three load
-# runs: docs/performance.md, fourteenth round). Past this budget the loop is told to wake the statement when the
+# runs: docs/performance.md, thirteenth round). Past this budget the loop is told to wake the statement when the
 # socket is ready and serves other requests meanwhile; the transaction keeps the write lock, like any wait.
 INLINE_WAIT_S = 0.002
 # The commit (a WAL flush: ~1–3 ms) and statements marked ``execution_options(off_loop=True)`` (a readings
-# batch's 500-row INSERT before the write lock, the wait for another process's order lock) are known to wait:
-# they give the loop their wait at once.
+# batch's 500-row INSERT before the write lock, a deleted source's readings) are known to wait: they give the
+# loop their wait at once.
 OFF_LOOP_WAIT_S = 0.0
 # At most ``UNLOCKED_SLOTS`` transactions are before the write lock (``Database.write``): each holds a pooled
 # write connection, and the lock holder must always find one.
@@ -99,12 +99,13 @@ SWITCH_INTERVAL_S = 0.001
 
 
 def hand_back_quickly() -> None:
-    """For a served process (the server, an offload worker). A thread that finishes a blocking call (an
-    offloaded call's result arriving, a ``to_thread`` job) must take the GIL back from the busy loop thread
-    before the loop hears of it, and by default it waits up to 5 ms for the loop to let go. At 1 ms an alarm
-    intake's commit, then waited for in a thread, took 3.7–4.7 ms instead of 5.0–5.7 under load
-    (``Server-Timing``, docs/performance.md, tenth round). Only a thread that wants the GIL makes the loop
-    switch, so a loop with no such thread pays nothing."""
+    """For a served process (the server, an offload worker). A thread that finishes a blocking call (a
+    ``to_thread`` job: an XLSX file, a process join) must take the GIL back from the busy loop thread before
+    the loop hears of it, and by default it waits up to 5 ms for the loop to let go. At 1 ms an alarm intake's
+    commit, when it was waited for in a thread, took 3.7–4.7 ms instead of 5.0–5.7 under load
+    (``Server-Timing``, docs/performance.md, tenth round). Since the fourteenth round no database wait and no
+    offloaded call goes through a thread; only a thread that wants the GIL makes the loop switch, so a loop
+    with no such thread pays nothing."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
@@ -116,10 +117,9 @@ def _poll_once(fileno: int, wait: int, timeout_s: float) -> int:
     if not events:
         return 0
     mask = events[0][1]
-    if mask & (select.POLLERR | select.POLLHUP | select.POLLNVAL) and not mask & (select.POLLIN | select.POLLOUT):
-        raise psycopg.OperationalError("connection socket closed")
-    return (READY_R if mask & (select.POLLIN | select.POLLHUP) and wait & WAIT_R else 0) | (
-        READY_W if mask & select.POLLOUT and wait & WAIT_W else 0)
+    if mask & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+        return wait  # psycopg's own read or write finds the error and marks the connection broken
+    return (READY_R if mask & select.POLLIN else 0) | (READY_W if mask & select.POLLOUT else 0)
 
 
 async def _socket_ready(fileno: int, wait: int) -> int:

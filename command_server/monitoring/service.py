@@ -178,7 +178,7 @@ async def delete_source(svc: Services, actor: AnyActor, sid: int) -> None:
         await uow.session.flush()
         # Readings have no foreign key (models.Reading): deleted here, after the source row, so that a batch
         # that committed while this waited for the row's lock is deleted too. A long series is a long DELETE:
-        # waited for off the event loop.
+        # waited for through the event loop.
         await uow.session.execute(delete(Reading).where(Reading.source_id == sid).execution_options(off_loop=True))
         uow.emit("monitoring_source.deleted", subject_type="monitoring_source", subject_id=sid, payload=payload,
                  audience=MONITORING_AUDIENCE)
@@ -321,7 +321,7 @@ _PG_COLUMNS = ("unnest(CAST(:s AS integer[]), CAST(:m AS varchar[]), CAST(:a AS 
                "CAST(:v AS double precision[])) AS batch(s, m, a, v)")
 _PG_INSERT_SQL = ("INSERT INTO monitoring_readings (source_id, metric, at, value) "
                   f"SELECT s, m, a AT TIME ZONE 'UTC', v FROM {_PG_COLUMNS}")
-# A few ms of server time each: waited for off the event loop. Readings never stored before are the usual batch:
+# A few ms of server time each: waited for through the event loop. Readings never stored before are the usual batch:
 # without ON CONFLICT's speculative insertion the statement costs PostgreSQL a third less time and writes a
 # third less WAL (500 rows into a million: 3.0 → 2.1 ms, 114 → 79 kB). A stored reading among them fails it on
 # the key, and the batch is stored again skipping those (``ingest``).
@@ -422,12 +422,12 @@ async def ingest(svc: Services, actor: AnyActor, raw_rows: list[dict[str, Any]],
     with the stored readings exactly as the insert stores them; opening a warning stays idempotent under the
     write lock (``open_key``).
 
-    On PostgreSQL the readings INSERT runs in the write transaction before the lock is taken, waited for off
-    the loop (``Database.write``), and the rules are evaluated meanwhile: they read only committed readings
-    and merge the batch themselves, so the uncommitted INSERT changes nothing they see. It expects every
-    reading to be new; when one was stored before (a re-sent batch), the transaction is rolled back and run
-    again with an INSERT that skips stored readings. On SQLite the INSERT runs inline under the lock, so the
-    rules are evaluated first."""
+    On PostgreSQL the readings INSERT runs in the write transaction before the lock is taken, waited for
+    through the loop (``Database.write``, ``inline_db``), and the rules are evaluated meanwhile: they read only
+    committed readings and merge the batch themselves, so the uncommitted INSERT changes nothing they see. It
+    expects every reading to be new; when one was stored before (a re-sent batch), the transaction is rolled
+    back and run again with an INSERT that skips stored readings. On SQLite the INSERT runs inline under the
+    lock, so the rules are evaluated first."""
     now = now or dt.datetime.now(dt.UTC)
     book = await remembered_sources(svc)
     good, errors = validate_rows(raw_rows, book, now)

@@ -110,3 +110,33 @@ async def test_slow_commit_waits_through_the_loop(pg_db: Database) -> None:
             "FOR EACH ROW EXECUTE FUNCTION slow_commit_nap()"))
     ticks = await _ticks_during(pg_db, text("INSERT INTO slow_commit VALUES (1)"))
     assert ticks >= 5, f"the loop ran only {ticks} times during a 0.3 s commit"
+
+
+@pytest.mark.parametrize("db_backend", ["postgresql"], indirect=True)
+async def test_connection_killed_while_a_statement_waits_fails_that_write_only(pg_db: Database) -> None:
+    # the statement waits through the loop when its backend is terminated: that write fails with the driver's
+    # error, the loop never stopped, and the dead connection is not handed to the next write
+    from sqlalchemy.exc import DBAPIError
+
+    from tests.conftest import _pg_admin
+
+    started = asyncio.Event()
+
+    async def victim() -> None:
+        async with pg_db.write() as s:
+            started.set()
+            await s.execute(text("SELECT pg_sleep(5) /* victim */"))
+
+    t = asyncio.create_task(victim())
+    await started.wait()
+    await asyncio.sleep(0.3)
+    await _pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE query LIKE '%pg_sleep(5) /* victim */%' AND pid <> pg_backend_pid()")
+    t0 = time.monotonic()
+    with pytest.raises(DBAPIError):
+        async with asyncio.timeout(5):
+            await t
+    assert time.monotonic() - t0 < 2
+    for _ in range(4):  # every pooled write connection in turn: all alive
+        async with pg_db.write() as s:
+            assert (await s.execute(text("SELECT 1"))).scalar_one() == 1
